@@ -1,0 +1,75 @@
+"""Composition root: build the clients, playbooks and matcher from settings, and close them."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import AsyncIterator
+
+from bot.backends import BackendClient
+from bot.checks import CheckContext
+from bot.cluster import ClusterReader, connect, in_cluster
+from bot.config import Settings
+from bot.http import build_async_client
+from bot.playbooks.loader import PlaybookSet, load_playbooks
+from bot.playbooks.matcher import Matcher
+from bot.playbooks.template import variables_from
+
+__all__ = ["Catalog", "Runtime", "known_variables", "load_catalog", "open_runtime"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The loaded playbooks and a matcher over them."""
+
+    playbooks: PlaybookSet
+    matcher: Matcher
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Clients for one cluster, ready to run checks."""
+
+    settings: Settings
+    cluster: ClusterReader
+    backends: BackendClient
+
+    def context(self, namespace: str | None = None) -> CheckContext:
+        namespace = namespace or self.settings.cluster.namespace
+        variables = variables_from(namespace, self.settings.targets, {})
+        return CheckContext(settings=self.settings, cluster=self.cluster, backends=self.backends, variables=variables, namespace=namespace)
+
+
+def known_variables(settings: Settings) -> set[str]:
+    """Return the placeholder names that settings define (inputs add their own per playbook)."""
+    return set(variables_from(settings.cluster.namespace, settings.targets, {}))
+
+
+def load_catalog(settings: Settings) -> Catalog:
+    """Load and validate the playbooks, and index them for matching; raises PlaybookError."""
+    playbooks = load_playbooks(settings.playbooks.dirs, known_variables=known_variables(settings))
+    logger.info("loaded %d playbooks from %s", len(playbooks), ", ".join(str(path) for path in settings.playbooks.dirs))
+    return Catalog(playbooks=playbooks, matcher=Matcher(playbooks))
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    """Connect to the cluster and open the backend HTTP client; close both on exit."""
+    cluster = connect(settings.cluster)
+    http = build_async_client(timeout_s=settings.checks.default_timeout_s)
+    backends = BackendClient(
+        settings.backends,
+        namespace=settings.cluster.namespace,
+        checks=settings.checks,
+        http=http,
+        cluster=cluster,
+        direct=in_cluster() and settings.cluster.mode != "kubeconfig",
+    )
+    try:
+        yield Runtime(settings=settings, cluster=cluster, backends=backends)
+    finally:
+        await http.aclose()
+        await cluster.close()

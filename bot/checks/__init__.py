@@ -1,0 +1,39 @@
+"""Check kinds: each module defines a parameters model and an async ``run``.
+
+``Check`` is the union of the kinds' models, discriminated by ``kind``; ``RUNNERS`` maps a kind to
+its ``run`` function. Every kind only reads.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Awaitable, Callable, Union
+
+from pydantic import Field
+
+from bot.checks import config, http, k8s_object, pod_logs, promql, service_ref
+from bot.checks.base import CheckBase, CheckContext, CheckOutcome, CheckStatus, Evidence
+
+__all__ = ["KINDS", "RUNNERS", "Check", "CheckBase", "CheckContext", "CheckOutcome", "CheckStatus", "Evidence"]
+
+Check = Annotated[
+    Union[
+        k8s_object.K8sObjectCheck,
+        pod_logs.PodLogsCheck,
+        config.ConfigCheck,
+        http.HttpCheck,
+        promql.PromqlCheck,
+        service_ref.ServiceRefCheck,
+    ],
+    Field(discriminator="kind"),
+]
+
+RUNNERS: dict[str, Callable[[Any, CheckContext], Awaitable[CheckOutcome]]] = {
+    "k8s_object": k8s_object.run,
+    "pod_logs": pod_logs.run,
+    "config": config.run,
+    "http": http.run,
+    "promql": promql.run,
+    "service_ref": service_ref.run,
+}
+
+KINDS = tuple(RUNNERS)

@@ -1,0 +1,229 @@
+"""The ``otelbot`` command line.
+
+Exit codes of ``diagnose`` and ``demo``: 0 no problem found, 1 a problem found, 2 usage or
+configuration error (also: no playbook matches), 3 inconclusive because checks could not run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from bot.app import Catalog, known_variables, load_catalog, open_runtime
+from bot.config import Settings, load_settings
+from bot.diagnosis import Diagnosis, Verdict
+from bot.engine import run_playbook
+from bot.errors import ConfigError, OtelbotError, PlaybookError
+from bot.i18n import tr
+from bot.playbooks.loader import lint as lint_playbooks
+from bot.playbooks.schema import Playbook
+from bot.report.json import render_json
+from bot.report.text import render_text
+from bot.selection import extract_inputs, select_playbook
+
+__all__ = ["app", "main"]
+
+logger = logging.getLogger(__name__)
+
+EXIT_CODES = {Verdict.HEALTHY: 0, Verdict.PROBLEM: 1, Verdict.INCONCLUSIVE: 3}
+EXIT_USAGE = 2
+
+app = typer.Typer(help="Diagnose an OpenTelemetry monitoring stack on Kubernetes with read-only playbooks.", no_args_is_help=True, add_completion=False)
+playbooks_app = typer.Typer(help="List, show, lint and describe playbooks.", no_args_is_help=True)
+app.add_typer(playbooks_app, name="playbooks")
+
+ConfigOption = typer.Option(None, "--config", help="Settings YAML file; OTELBOT_CONFIG when unset.", exists=False)
+LangOption = typer.Option(None, "--lang", help="Language of the report: ko or en (default from settings: ko).")
+JsonOption = typer.Option(False, "--json", help="Print the machine-readable report (docs/report-format.md).")
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    app()
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(EXIT_USAGE)
+
+
+def _lang(settings: Settings, lang: Optional[str]) -> str:
+    if lang is None:
+        return settings.lang
+    if lang not in ("ko", "en"):
+        raise _fail(f"invalid --lang {lang!r}: use ko or en")
+    return lang
+
+
+def _settings(config: Optional[Path], **cluster: Any) -> Settings:
+    overrides = {key: value for key, value in cluster.items() if value is not None}
+    try:
+        settings = load_settings(config)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from exc
+    if overrides:
+        settings = settings.model_copy(update={"cluster": settings.cluster.model_copy(update=overrides)})
+    return settings
+
+
+def _catalog(settings: Settings) -> Catalog:
+    try:
+        return load_catalog(settings)
+    except PlaybookError as exc:
+        raise _fail(str(exc)) from exc
+
+
+async def _diagnose(settings: Settings, playbook: Playbook, *, text: str, inputs: dict[str, str], candidates: list) -> Diagnosis:
+    async with open_runtime(settings) as runtime:
+        return await run_playbook(playbook, runtime.context(), query=text, inputs=inputs, candidates=candidates)
+
+
+def _run_diagnosis(settings: Settings, text: str, *, playbook_id: str | None, lang: str, as_json: bool, inputs: dict[str, str], sample: bool = False) -> None:
+    catalog = _catalog(settings)
+    try:
+        selection = select_playbook(catalog, text, settings.matching, playbook_id=playbook_id)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from exc
+    if selection.playbook is None:
+        typer.echo(tr(lang, "report.no_match", query=text), err=True)
+        raise typer.Exit(EXIT_USAGE)
+
+    found = extract_inputs(text, selection.playbook)
+    found.update({key: value for key, value in inputs.items() if value})
+    try:
+        diagnosis = asyncio.run(_diagnose(settings, selection.playbook, text=text, inputs=found, candidates=selection.candidates))
+    except OtelbotError as exc:
+        raise _fail(str(exc)) from exc
+    diagnosis.sample = sample
+    typer.echo(render_json(diagnosis, lang) if as_json else render_text(diagnosis, lang))
+    raise typer.Exit(EXIT_CODES[diagnosis.verdict])
+
+
+@app.command()
+def diagnose(
+    text: str = typer.Argument(..., help="Symptom phrase or pasted log line, e.g. 'why no spanmetrics'."),
+    playbook: Optional[str] = typer.Option(None, "--playbook", help="Run this playbook id instead of matching the text."),
+    kubeconfig: Optional[Path] = typer.Option(None, "--kubeconfig", help="kubeconfig file; KUBECONFIG or ~/.kube/config when unset."),
+    context: Optional[str] = typer.Option(None, "--context", help="kubeconfig context; the current one when unset."),
+    namespace: Optional[str] = typer.Option(None, "--namespace", "-n", help="Namespace of the monitoring stack."),
+    workload: Optional[str] = typer.Option(None, "--workload", help="Workload for playbooks about one service, e.g. user-service."),
+    config: Optional[Path] = ConfigOption,
+    lang: Optional[str] = LangOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Match the symptom to a playbook, run its read-only checks and print the diagnosis."""
+    mode = "kubeconfig" if kubeconfig or context else None
+    settings = _settings(config, kubeconfig=kubeconfig, context=context, namespace=namespace, mode=mode)
+    inputs = {"workload": workload or "", "service": workload or ""}
+    _run_diagnosis(settings, text, playbook_id=playbook, lang=_lang(settings, lang), as_json=as_json, inputs=inputs)
+
+
+@app.command()
+def demo(
+    text: str = typer.Argument("why no spanmetrics", help="Symptom to diagnose on the bundled sample cluster."),
+    lang: Optional[str] = LangOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Diagnose a symptom on a bundled sample cluster (Prometheus without the remote-write receiver)."""
+    from bot.sandbox import DATA_DIR, Sandbox
+
+    base = _settings(None)
+    with Sandbox(DATA_DIR / "stack", DATA_DIR / "demo") as sandbox:
+        cluster = base.cluster.model_copy(update={"kubeconfig": sandbox.kubeconfig, "context": None, "mode": "kubeconfig", "namespace": sandbox.namespace})
+        settings = base.model_copy(update={"cluster": cluster})
+        _run_diagnosis(settings, text, playbook_id=None, lang=_lang(settings, lang), as_json=as_json, inputs={}, sample=True)
+
+
+@app.command()
+def match(
+    text: str = typer.Argument(..., help="Symptom phrase or pasted log line."),
+    config: Optional[Path] = ConfigOption,
+    lang: Optional[str] = LangOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Rank the playbooks for a phrase, with scores in [0, 1]."""
+    settings = _settings(config)
+    language = _lang(settings, lang)
+    catalog = _catalog(settings)
+    ranked = catalog.matcher.rank(text, limit=5)
+    threshold = settings.matching.threshold
+    if as_json:
+        rows = [{"playbook": item.playbook_id, "score": item.score, "via": item.via, "above_threshold": item.score >= threshold} for item in ranked]
+        typer.echo(json.dumps({"query": text, "threshold": threshold, "matches": rows}, ensure_ascii=False, indent=2))
+    else:
+        above = [item for item in ranked if item.score >= threshold]
+        if not above:
+            typer.echo(tr(language, "report.no_match", query=text))
+        else:
+            typer.echo(tr(language, "report.match_header", query=text))
+            for item in above:
+                title = catalog.playbooks.get(item.playbook_id).title.get(language)
+                typer.echo(f"  {item.score:.2f}  {item.playbook_id:32} {title}")
+    if not any(item.score >= threshold for item in ranked):
+        raise typer.Exit(1)
+
+
+@playbooks_app.command("list")
+def playbooks_list(config: Optional[Path] = ConfigOption, lang: Optional[str] = LangOption, as_json: bool = JsonOption) -> None:
+    """List the loaded playbooks."""
+    settings = _settings(config)
+    language = _lang(settings, lang)
+    catalog = _catalog(settings)
+    playbooks = sorted(catalog.playbooks, key=lambda item: item.id)
+    if as_json:
+        rows = [{"id": item.id, "title": item.title.get(language), "source": item.source, "checks": len(item.checks), "causes": [cause.id for cause in item.causes]} for item in playbooks]
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for item in playbooks:
+        typer.echo(f"{item.id:34} {item.title.get(language)}")
+
+
+@playbooks_app.command("show")
+def playbooks_show(playbook_id: str = typer.Argument(..., metavar="ID"), config: Optional[Path] = ConfigOption) -> None:
+    """Print one playbook as the loader validated it (YAML)."""
+    import yaml
+
+    settings = _settings(config)
+    catalog = _catalog(settings)
+    playbook = catalog.playbooks.get(playbook_id)
+    if playbook is None:
+        raise _fail(f"unknown playbook {playbook_id!r}; run `otelbot playbooks list` to see the ids")
+    data = playbook.model_dump(mode="json", exclude_defaults=True)
+    typer.echo(yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=120))
+
+
+@playbooks_app.command("lint")
+def playbooks_lint(
+    paths: Optional[list[Path]] = typer.Argument(None, help="Files or directories; the configured playbook directories when omitted."),
+    config: Optional[Path] = ConfigOption,
+) -> None:
+    """Validate playbook files and print every problem with its file and line."""
+    settings = _settings(config)
+    targets = paths or list(settings.playbooks.dirs)
+    missing = [str(path) for path in targets if not path.exists()]
+    if missing:
+        raise _fail(f"not found: {', '.join(missing)}")
+    valid, problems = lint_playbooks(targets, known_variables=known_variables(settings))
+    for problem in problems:
+        typer.echo(str(problem), err=True)
+    if problems:
+        typer.echo(tr("en", "cli.lint_failed", count=len(problems)), err=True)
+        raise typer.Exit(1)
+    typer.echo(tr("en", "cli.lint_ok", count=len(valid)))
+
+
+@playbooks_app.command("schema")
+def playbooks_schema() -> None:
+    """Print the JSON Schema of the playbook format, for editors."""
+    typer.echo(json.dumps(Playbook.model_json_schema(), indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

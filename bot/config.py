@@ -1,0 +1,266 @@
+"""Settings: one pydantic-settings root, nested per subsystem.
+
+Values come, highest priority first, from keyword arguments, ``OTELBOT_*`` environment variables
+(nested with ``__``, e.g. ``OTELBOT_CLUSTER__NAMESPACE``), the YAML file named by ``--config`` or
+``OTELBOT_CONFIG``, and the defaults below. The defaults describe the stack the bundled playbooks
+were written for; every name can be changed without touching code.
+"""
+
+from __future__ import annotations
+
+import os
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+__all__ = [
+    "BackendSettings",
+    "CheckSettings",
+    "ClusterSettings",
+    "Lang",
+    "MatchSettings",
+    "PlaybookSettings",
+    "Settings",
+    "SlackSettings",
+    "StateSettings",
+    "load_settings",
+]
+
+Lang = Literal["ko", "en"]
+
+REPO_PLAYBOOKS = Path(__file__).resolve().parent.parent / "playbooks"
+
+_config_file: ContextVar[Path | None] = ContextVar("otelbot_config_file", default=None)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BackendSettings(_Section):
+    """How to reach one monitoring backend over HTTP."""
+
+    service: str = Field(description="Kubernetes Service name of the backend.")
+    port: int = Field(ge=1, le=65535, description="Service port the backend listens on.")
+    namespace: str | None = Field(
+        default=None, description="Namespace of the Service; the cluster namespace when unset."
+    )
+    url: str | None = Field(
+        default=None,
+        description="Base URL that overrides service routing, e.g. a gateway such as "
+        "http://localhost:8080/api/monitoring/prometheus.",
+    )
+    token: SecretStr | None = Field(
+        default=None, description="Bearer token sent to this backend (e.g. a Grafana service account token)."
+    )
+
+
+def _default_backends() -> dict[str, BackendSettings]:
+    return {
+        "prometheus": BackendSettings(service="prometheus", port=9090),
+        "tempo": BackendSettings(service="tempo", port=3200),
+        "grafana": BackendSettings(service="grafana", port=3000),
+        "otel-collector": BackendSettings(service="otel-collector", port=8888),
+    }
+
+
+def _default_targets() -> dict[str, dict[str, str]]:
+    return {
+        "collector": {
+            "deployment": "otel-collector",
+            "container": "otel-collector",
+            "configmap": "otel-collector-config",
+            "config_key": "config.yaml",
+        },
+        "prometheus": {"deployment": "prometheus", "container": "prometheus", "service": "prometheus"},
+        "tempo": {
+            "deployment": "tempo",
+            "container": "tempo",
+            "configmap": "tempo",
+            "config_key": "tempo.yaml",
+            "service": "tempo",
+            "pvc": "tempo",
+        },
+        "grafana": {
+            "deployment": "grafana",
+            "container": "grafana",
+            "configmap": "grafana",
+            "datasources_key": "datasources.yaml",
+            "dashboards_key": "dashboards.yaml",
+        },
+        "chart": {"path": "k8s/helm/charts/wealist-monitoring"},
+    }
+
+
+class ClusterSettings(_Section):
+    """Where the Kubernetes API is and how to read from it."""
+
+    mode: Literal["auto", "kubeconfig", "in_cluster"] = Field(
+        default="auto",
+        description="auto uses the in-cluster service account inside a pod and a kubeconfig elsewhere.",
+    )
+    kubeconfig: Path | None = Field(default=None, description="Path to a kubeconfig file; KUBECONFIG or ~/.kube/config when unset.")
+    context: str | None = Field(default=None, description="kubeconfig context to use; the current context when unset.")
+    namespace: str = Field(default="wealist-prod", description="Namespace the monitoring stack runs in.")
+    request_timeout_s: float = Field(default=10.0, gt=0, le=300, description="Timeout of one API request, in seconds.")
+    max_workers: int = Field(default=16, ge=1, le=256, description="Threads that run blocking Kubernetes API reads.")
+
+
+class CheckSettings(_Section):
+    """How checks run."""
+
+    default_timeout_s: float = Field(default=10.0, gt=0, le=300, description="Timeout of a check that sets none, in seconds.")
+    retries: int = Field(default=2, ge=0, le=5, description="Retries of a backend GET that timed out or returned 5xx.")
+    retry_backoff_s: float = Field(default=0.2, ge=0, le=10, description="First retry delay in seconds; doubles each retry.")
+    max_log_lines: int = Field(default=500, ge=1, le=10000, description="Largest tail of pod logs a check may read.")
+
+
+class MatchSettings(_Section):
+    """How symptom text is matched to playbooks."""
+
+    threshold: float = Field(default=0.34, ge=0, le=1, description="Score below which no playbook matches.")
+    ambiguity_margin: float = Field(
+        default=0.05, ge=0, le=1, description="Candidates within this score of the best make the match ambiguous."
+    )
+    max_text_chars: int = Field(default=2000, ge=16, le=40000, description="Longest symptom text considered; the rest is cut.")
+
+
+class PlaybookSettings(_Section):
+    """Where playbooks are loaded from."""
+
+    dirs: list[Path] = Field(
+        default_factory=lambda: [REPO_PLAYBOOKS],
+        description="Directories of playbook YAML files; a later directory's playbook replaces one with the same id.",
+    )
+
+
+class SlackSettings(_Section):
+    """Slack app credentials and behaviour."""
+
+    mode: Literal["socket", "http"] = Field(default="socket", description="Socket Mode needs no ingress; HTTP mode serves Events API requests.")
+    bot_token: SecretStr | None = Field(default=None, description="Bot token (xoxb-); also read from SLACK_BOT_TOKEN.")
+    app_token: SecretStr | None = Field(default=None, description="App-level token for Socket Mode (xapp-); also read from SLACK_APP_TOKEN.")
+    signing_secret: SecretStr | None = Field(default=None, description="Signing secret for HTTP mode; also read from SLACK_SIGNING_SECRET.")
+    api_url: str | None = Field(default=None, description="Base URL of the Slack Web API, for a proxy or a local mock.")
+    port: int = Field(default=3000, ge=1, le=65535, description="Port of the HTTP server (Slack requests in HTTP mode, health and metrics in both).")
+    incident_channels: list[str] = Field(
+        default_factory=list, description="Channel ids or name patterns (e.g. inc-*) whose messages are matched passively."
+    )
+    incident_mode: Literal["suggest", "auto"] = Field(default="suggest", description="suggest posts a Run checks button; auto runs the checks at once.")
+    incident_threshold: float = Field(default=0.5, ge=0, le=1, description="Score a passive match must reach before the bot speaks.")
+
+
+class StateSettings(_Section):
+    """Where the bot keeps state."""
+
+    redis_url: SecretStr | None = Field(default=None, description="redis://, rediss:// or redis+sentinel:// URL; in-process memory when unset.")
+    retention_s: int = Field(default=7 * 24 * 3600, ge=60, description="How long recheck context is kept, in seconds.")
+
+
+class Settings(BaseSettings):
+    """Root of otelbot's settings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="OTELBOT_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    lang: Lang = Field(default="ko", description="Language of replies when the user's locale does not choose one.")
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings, description="Kubernetes API access.")
+    backends: dict[str, BackendSettings] = Field(default_factory=_default_backends, description="Monitoring backends by name.")
+    targets: dict[str, dict[str, str]] = Field(
+        default_factory=_default_targets,
+        description="Names of the stack's workloads and ConfigMaps, used in playbooks as {collector.deployment} and so on.",
+    )
+    checks: CheckSettings = Field(default_factory=CheckSettings, description="Check execution.")
+    matching: MatchSettings = Field(default_factory=MatchSettings, description="Symptom matching.")
+    playbooks: PlaybookSettings = Field(default_factory=PlaybookSettings, description="Playbook locations.")
+    slack: SlackSettings = Field(default_factory=SlackSettings, description="Slack app.")
+    state: StateSettings = Field(default_factory=StateSettings, description="State store.")
+    log_format: Literal["text", "json"] = Field(default="text", description="Log line format.")
+    log_level: str = Field(default="INFO", description="Root log level.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlFileSource(settings_cls))
+
+
+class _YamlFileSource(PydanticBaseSettingsSource):
+    """Settings from the YAML file chosen by ``load_settings``."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = _config_file.get()
+        if path is None:
+            return {}
+        return _read_yaml_file(path)
+
+
+def _read_yaml_file(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {path}. Pass an existing file with --config or OTELBOT_CONFIG.") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must contain a mapping at the top level, not {type(data).__name__}.")
+    return data
+
+
+_SLACK_ENV = {"bot_token": "SLACK_BOT_TOKEN", "app_token": "SLACK_APP_TOKEN", "signing_secret": "SLACK_SIGNING_SECRET"}
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build settings from the config file, the environment and ``overrides``.
+
+    Raises ConfigError naming the invalid value and the fix.
+    """
+    path = config_file or (Path(os.environ["OTELBOT_CONFIG"]) if os.environ.get("OTELBOT_CONFIG") else None)
+    token = _config_file.set(path)
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe_validation_error(exc, path)) from exc
+    finally:
+        _config_file.reset(token)
+    return _with_slack_env(settings)
+
+
+def _with_slack_env(settings: Settings) -> Settings:
+    """Fill Slack credentials from Slack's conventional variable names when not set otherwise."""
+    updates = {
+        field: SecretStr(os.environ[env])
+        for field, env in _SLACK_ENV.items()
+        if getattr(settings.slack, field) is None and os.environ.get(env)
+    }
+    if not updates:
+        return settings
+    return settings.model_copy(update={"slack": settings.slack.model_copy(update=updates)})
+
+
+def _describe_validation_error(exc: ValidationError, path: Path | None) -> str:
+    lines = []
+    for error in exc.errors():
+        location = ".".join(str(part) for part in error["loc"])
+        secret = any(word in location for word in ("token", "secret", "redis_url"))
+        shown = "hidden" if secret else repr(error.get("input"))
+        lines.append(f"{location}: {error['msg']} (got {shown})")
+    origin = f" (from {path} and OTELBOT_* variables)" if path else " (from OTELBOT_* variables)"
+    return "invalid settings" + origin + ":\n  " + "\n  ".join(lines)

@@ -1,0 +1,81 @@
+"""Choose the playbook for a request: by id, or by matching the symptom text."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from bot.app import Catalog
+from bot.config import MatchSettings
+from bot.diagnosis import Candidate
+from bot.errors import ConfigError
+from bot.playbooks.schema import Playbook
+
+__all__ = ["Selection", "clean_text", "extract_inputs", "select_playbook"]
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# A workload as people name it in a sentence: a Kubernetes name with a dash, such as user-service.
+_WORKLOAD = re.compile(r"(?<![\w./-])([a-z0-9]+(?:-[a-z0-9]+)+)(?![\w/-])")
+_WINDOW = re.compile(r"(?<![\w])(\d+[smhd])(?![\w])")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The chosen playbook (None when nothing matches) and the candidates considered."""
+
+    playbook: Playbook | None
+    candidates: list[Candidate] = field(default_factory=list)
+    ambiguous: bool = False
+
+
+def clean_text(text: str, *, max_chars: int) -> str:
+    """Strip control characters and cut the text to ``max_chars``."""
+    return _CONTROL.sub(" ", text).strip()[:max_chars]
+
+
+def select_playbook(catalog: Catalog, text: str, settings: MatchSettings, *, playbook_id: str | None = None) -> Selection:
+    """Pick a playbook by id, or the best match for ``text`` above the threshold.
+
+    Raises ConfigError for an unknown playbook id.
+    """
+    if playbook_id:
+        playbook = catalog.playbooks.get(playbook_id)
+        if playbook is None:
+            raise ConfigError(f"unknown playbook {playbook_id!r}; run `otelbot playbooks list` to see the ids")
+        return Selection(playbook, [Candidate(playbook.id, playbook.title, 1.0)])
+
+    ranked = catalog.matcher.rank(clean_text(text, max_chars=settings.max_text_chars))
+    candidates = []
+    for match in ranked:
+        playbook = catalog.playbooks.get(match.playbook_id)
+        if playbook is not None and match.score >= settings.threshold:
+            candidates.append(Candidate(match.playbook_id, playbook.title, match.score))
+    if not candidates:
+        return Selection(None, [])
+    best = candidates[0]
+    close = [item for item in candidates[1:] if best.score - item.score <= settings.ambiguity_margin]
+    return Selection(catalog.playbooks.get(best.playbook_id), candidates, ambiguous=bool(close))
+
+
+def extract_inputs(text: str, playbook: Playbook, known_workloads: set[str] | None = None) -> dict[str, str]:
+    """Find values for the playbook's inputs in the request text (e.g. ``user-service``)."""
+    wanted = {item.name for item in playbook.inputs}
+    values: dict[str, str] = {}
+    if "workload" in wanted or "service" in wanted:
+        names = [name for name in _WORKLOAD.findall(text.lower()) if not _is_field_term(name)]
+        if known_workloads:
+            names = [name for name in names if name in known_workloads] or names
+        if names:
+            for key in ("workload", "service"):
+                if key in wanted:
+                    values[key] = names[0]
+    if "window" in wanted:
+        found = _WINDOW.search(text)
+        if found:
+            values["window"] = found.group(1)
+    return values
+
+
+def _is_field_term(name: str) -> bool:
+    """Tell the stack's own words (remote-write, otel-collector) from a workload name."""
+    return name in {"remote-write", "service-graph", "span-metrics", "metrics-generator", "data-source", "otel-collector", "label-values"}
