@@ -111,7 +111,7 @@ class KubeAPIServer:
         handler = type("Handler", (_Handler,), {"cluster": cluster})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="kube-apiserver", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="kube-apiserver", daemon=True)
 
     @property
     def url(self) -> str:

@@ -76,7 +76,7 @@ class FixtureBackend:
         handler = type("Handler", (_Handler,), {"backend": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"backend-{name}", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"backend-{name}", daemon=True)
 
     @classmethod
     def from_file(cls, path: Path) -> "FixtureBackend":

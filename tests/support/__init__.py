@@ -1,0 +1,1 @@
+"""Helpers the tests share: real Prometheus processes and edits to the sandbox stack."""
