@@ -1,0 +1,101 @@
+"""The in-process store: the default for one replica or local use, and the fallback when Redis is down."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections import OrderedDict
+from typing import Any, Callable
+
+from bot.state.base import RunRecord, key
+
+__all__ = ["MemoryStore"]
+
+
+class MemoryStore:
+    """State in a dictionary with expiry times; bounded to ``max_keys`` entries (oldest dropped)."""
+
+    def __init__(self, *, max_keys: int = 100_000, clock: Callable[[], float] = time.monotonic) -> None:
+        self._values: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+        self._max_keys = max_keys
+        self._clock = clock
+        self._lock = asyncio.Lock()
+
+    def _get(self, name: str) -> Any:
+        entry = self._values.get(name)
+        if entry is None:
+            return None
+        expires, value = entry
+        if expires <= self._clock():
+            del self._values[name]
+            return None
+        return value
+
+    def _set(self, name: str, value: Any, ttl_s: float) -> None:
+        self._values[name] = (self._clock() + ttl_s, value)
+        self._values.move_to_end(name)
+        while len(self._values) > self._max_keys:
+            self._values.popitem(last=False)
+
+    def ttl(self, name: str) -> float | None:
+        """Return the seconds left before ``name`` expires, or None if absent (for tests)."""
+        entry = self._values.get(name)
+        return None if entry is None else entry[0] - self._clock()
+
+    async def claim(self, name: str, ttl_s: int) -> bool:
+        async with self._lock:
+            full = key("claim", name)
+            if self._get(full) is not None:
+                return False
+            self._set(full, 1, ttl_s)
+            return True
+
+    async def save_run(self, record: RunRecord, ttl_s: int) -> None:
+        async with self._lock:
+            self._set(key("run", record.run_id), record.to_json(), ttl_s)
+
+    async def load_run(self, run_id: str) -> RunRecord | None:
+        async with self._lock:
+            data = self._get(key("run", run_id))
+        return RunRecord.from_json(dict(data)) if data else None
+
+    async def acquire_lock(self, name: str, ttl_s: int) -> str | None:
+        async with self._lock:
+            full = key("lock", name)
+            if self._get(full) is not None:
+                return None
+            token = secrets.token_hex(8)
+            self._set(full, token, ttl_s)
+            return token
+
+    async def release_lock(self, name: str, token: str) -> None:
+        async with self._lock:
+            full = key("lock", name)
+            if self._get(full) == token:
+                del self._values[full]
+
+    async def hit(self, name: str, limit: int, window_s: int) -> bool:
+        async with self._lock:
+            bucket = int(self._clock() // window_s)
+            full = key("rate", name, str(bucket))
+            count = (self._get(full) or 0) + 1
+            self._set(full, count, window_s)
+            return count > limit
+
+    async def append_history(self, thread: str, entry: dict[str, Any], *, max_entries: int, ttl_s: int) -> None:
+        async with self._lock:
+            full = key("history", thread)
+            entries = list(self._get(full) or [])
+            entries.append(dict(entry))
+            self._set(full, entries[-max_entries:], ttl_s)
+
+    async def history(self, thread: str) -> list[dict[str, Any]]:
+        async with self._lock:
+            return list(self._get(key("history", thread)) or [])
+
+    async def ping(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        return None
