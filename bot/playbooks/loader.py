@@ -75,7 +75,10 @@ def load_file(path: Path) -> Playbook:
         return Playbook.model_validate(_plain(tree))
     except ValidationError as exc:
         error = exc.errors()[0]
-        line = _line_of(tree, error["loc"])
+        loc = tuple(error["loc"])
+        if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            loc += ("kind",)
+        line = _line_of(tree, loc)
         raise PlaybookError(_describe(error), path=str(path), line=line) from exc
 
 
