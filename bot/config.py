@@ -159,8 +159,21 @@ class SlackSettings(_Section):
 class StateSettings(_Section):
     """Where the bot keeps state."""
 
-    redis_url: SecretStr | None = Field(default=None, description="redis://, rediss:// or redis+sentinel:// URL; in-process memory when unset.")
+    redis_url: SecretStr | None = Field(
+        default=None,
+        description="redis://, rediss:// or redis+sentinel://[:password@]host:port[,host:port]/service_name[/db] URL "
+        "(also read from OTELBOT_REDIS_URL); in-process memory when unset.",
+    )
+    sentinel_password: SecretStr | None = Field(
+        default=None,
+        description="Password of the Sentinel processes, when they require one; the URL's password is sent to the Redis master only.",
+    )
     retention_s: int = Field(default=7 * 24 * 3600, ge=60, description="How long recheck context is kept, in seconds.")
+    connect_timeout_s: float = Field(default=1.0, gt=0, le=60, description="Timeout of opening a connection to Redis or a Sentinel, in seconds.")
+    socket_timeout_s: float = Field(default=1.0, gt=0, le=60, description="Timeout of one Redis command's reply, in seconds.")
+    probe_interval_s: float = Field(
+        default=5.0, ge=0.1, le=300, description="While Redis is unreachable, seconds between pings that check whether it is back."
+    )
 
 
 class Settings(BaseSettings):
@@ -240,7 +253,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         raise ConfigError(_describe_validation_error(exc, path)) from exc
     finally:
         _config_file.reset(token)
-    return _with_slack_env(settings)
+    return _with_redis_env(_with_slack_env(settings))
 
 
 def _with_slack_env(settings: Settings) -> Settings:
@@ -255,11 +268,20 @@ def _with_slack_env(settings: Settings) -> Settings:
     return settings.model_copy(update={"slack": settings.slack.model_copy(update=updates)})
 
 
+def _with_redis_env(settings: Settings) -> Settings:
+    """Fill ``state.redis_url`` from ``OTELBOT_REDIS_URL`` when neither the file nor ``OTELBOT_STATE__REDIS_URL`` set it."""
+    url = os.environ.get("OTELBOT_REDIS_URL")
+    if settings.state.redis_url is not None or not url:
+        return settings
+    state = settings.state.model_copy(update={"redis_url": SecretStr(url)})
+    return settings.model_copy(update={"state": state})
+
+
 def _describe_validation_error(exc: ValidationError, path: Path | None) -> str:
     lines = []
     for error in exc.errors():
         location = ".".join(str(part) for part in error["loc"])
-        secret = any(word in location for word in ("token", "secret", "redis_url"))
+        secret = any(word in location for word in ("token", "secret", "password", "redis_url"))
         shown = "hidden" if secret else repr(error.get("input"))
         lines.append(f"{location}: {error['msg']} (got {shown})")
     origin = f" (from {path} and OTELBOT_* variables)" if path else " (from OTELBOT_* variables)"

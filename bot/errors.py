@@ -10,8 +10,9 @@ The tree is small on purpose::
     │   ├── ClusterForbidden       403
     │   ├── ClusterNotFound        404
     │   └── ClusterUnavailable     5xx, timeouts, connection errors
-    └── BackendError           an HTTP GET to a monitoring backend that failed
-        └── BackendTimeout
+    ├── BackendError           an HTTP GET to a monitoring backend that failed
+    │   └── BackendTimeout
+    └── StateError             a Redis state store operation that failed
 
 Cluster and backend errors carry what a person needs to act: the request path, the status and a
 short reason taken from a Kubernetes ``Status`` body only (other bodies may contain secrets).
@@ -30,6 +31,7 @@ __all__ = [
     "ConfigError",
     "OtelbotError",
     "PlaybookError",
+    "StateError",
 ]
 
 
@@ -93,3 +95,12 @@ class BackendError(OtelbotError):
 
 class BackendTimeout(BackendError):
     """A backend did not answer within the check's timeout."""
+
+
+class StateError(OtelbotError):
+    """A state store operation that failed (Redis unreachable, timed out or returned an error)."""
+
+    def __init__(self, message: str, *, operation: str, endpoint: str) -> None:
+        self.operation = operation
+        self.endpoint = endpoint
+        super().__init__(message)
