@@ -15,8 +15,9 @@ from bot.http import build_async_client
 from bot.playbooks.loader import PlaybookSet, load_playbooks
 from bot.playbooks.matcher import Matcher
 from bot.playbooks.template import variables_from
+from bot.rbac import Permission, blocked_checks, required_permissions
 
-__all__ = ["Catalog", "Runtime", "known_variables", "load_catalog", "open_runtime"]
+__all__ = ["Catalog", "Runtime", "check_access", "known_variables", "load_catalog", "open_runtime"]
 
 logger = logging.getLogger(__name__)
 
@@ -73,3 +74,20 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     finally:
         await http.aclose()
         await cluster.close()
+
+
+async def check_access(runtime: Runtime, catalog: Catalog) -> dict[str, list[Permission]]:
+    """Ask the API server which needed permissions this identity has; log and return blocked checks."""
+    needed = required_permissions(catalog.playbooks)
+    namespace = runtime.settings.cluster.namespace
+    allowed = {}
+    for permission in needed:
+        allowed[permission] = await runtime.cluster.can_i(
+            permission.verb, permission.resource, group=permission.api_group, namespace=namespace
+        )
+    blocked = blocked_checks(needed, allowed)
+    for check, missing in sorted(blocked.items()):
+        logger.warning("check %s will fail: missing permission %s in namespace %s", check, ", ".join(map(str, missing)), namespace)
+    if not blocked:
+        logger.info("all %d permissions the playbooks need are granted in namespace %s", len(needed), namespace)
+    return blocked

@@ -225,5 +225,42 @@ def playbooks_schema() -> None:
     typer.echo(json.dumps(Playbook.model_json_schema(), indent=2, ensure_ascii=False))
 
 
+@app.command()
+def rbac(
+    cluster_wide: bool = typer.Option(False, "--cluster-wide", help="Print a ClusterRole instead of a namespaced Role."),
+    name: str = typer.Option("otelbot-read", "--name", help="Name of the Role."),
+    namespace: Optional[str] = typer.Option(None, "--namespace", "-n", help="Namespace of the Role (default from settings)."),
+    check: bool = typer.Option(False, "--check", help="Ask the configured cluster which of the permissions this identity has."),
+    kubeconfig: Optional[Path] = typer.Option(None, "--kubeconfig", help="kubeconfig file for --check."),
+    config: Optional[Path] = ConfigOption,
+) -> None:
+    """Print the read-only Role the loaded playbooks need, or check it against the cluster."""
+    import yaml
+
+    from bot.app import check_access
+    from bot.rbac import render_role, required_permissions
+
+    settings = _settings(config, kubeconfig=kubeconfig, namespace=namespace, mode="kubeconfig" if kubeconfig else None)
+    catalog = _catalog(settings)
+    if not check:
+        role = render_role(required_permissions(catalog.playbooks), name=name, namespace=settings.cluster.namespace, cluster_wide=cluster_wide)
+        typer.echo(yaml.safe_dump(role, sort_keys=False))
+        return
+
+    async def review() -> dict:
+        async with open_runtime(settings) as runtime:
+            return await check_access(runtime, catalog)
+
+    try:
+        blocked = asyncio.run(review())
+    except OtelbotError as exc:
+        raise _fail(str(exc)) from exc
+    for check_id, missing in sorted(blocked.items()):
+        typer.echo(f"blocked: {check_id} needs {', '.join(map(str, missing))}")
+    if blocked:
+        raise typer.Exit(1)
+    typer.echo("all permissions granted")
+
+
 if __name__ == "__main__":
     main()

@@ -1,7 +1,8 @@
 """Read-only access to the Kubernetes API. The only module that imports ``kubernetes``.
 
-Every request goes through ``ClusterReader._get``, which sends GET and nothing else; there is no
-code path here that could create, change or delete an object. Responses are read as raw JSON
+Every read goes through ``ClusterReader._get``, which sends GET and nothing else. The one other
+request is ``can_i``: a SelfSubjectAccessReview, which asks the API server what this identity may
+do and changes nothing. No code path here can create, change or delete a cluster object. Responses are read as raw JSON
 (what ``kubectl get -o json`` shows) instead of the client's models, so field names match the
 manifests people write.
 """
@@ -39,6 +40,7 @@ __all__ = ["RESOURCES", "ClusterReader", "ProxyResponse", "Resource", "connect"]
 logger = logging.getLogger(__name__)
 
 _IN_CLUSTER_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+_ACCESS_REVIEW_PATH = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,42 @@ class ClusterReader:
         if response.status in (401, 403) and _is_status_body(response.data, headers):
             raise _error_for(response.status, _status_message(response.data), full_path, "services/proxy", "get")
         return ProxyResponse(status=response.status, headers=headers, body=response.data)
+
+    async def can_i(self, verb: str, resource: str, *, group: str = "", namespace: str | None = None) -> bool:
+        """Ask the API server whether this identity may ``verb`` ``resource`` (SelfSubjectAccessReview).
+
+        This review is the one request here that is not a GET: it creates no object and changes
+        nothing, it only returns the answer. ``resource`` may name a subresource, e.g. ``pods/log``.
+        """
+        plural, _, subresource = resource.partition("/")
+        attributes = {"verb": verb, "resource": plural, "group": group}
+        if subresource:
+            attributes["subresource"] = subresource
+        if namespace:
+            attributes["namespace"] = namespace
+        review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview", "spec": {"resourceAttributes": attributes}}
+        loop = asyncio.get_running_loop()
+        document = await loop.run_in_executor(self._executor, self._review, review)
+        return bool((document.get("status") or {}).get("allowed"))
+
+    def _review(self, review: dict[str, Any]) -> dict[str, Any]:
+        path = _ACCESS_REVIEW_PATH
+        method, url, headers, body, post_params = self._api.param_serialize(
+            method="POST",
+            resource_path=path,
+            body=review,
+            header_params={"Accept": "application/json", "Content-Type": "application/json"},
+            auth_settings=["BearerToken"],
+        )
+        try:
+            response = self._api.call_api(method, url, header_params=headers, body=body, _request_timeout=self._timeout)
+            response.read()
+        except urllib3.exceptions.HTTPError as exc:
+            raise ClusterUnavailable(f"POST {path} failed: {_urllib3_reason(exc, self._timeout)}", path=path) from exc
+        if not 200 <= response.status < 300:
+            message = _status_message(response.data) if _is_status_body(response.data, {}) else response.reason
+            raise _error_for(response.status, message, path, "selfsubjectaccessreviews", "create")
+        return json.loads(response.data)
 
     async def close(self) -> None:
         self._api.close()
