@@ -147,13 +147,26 @@ class SlackSettings(_Section):
     bot_token: SecretStr | None = Field(default=None, description="Bot token (xoxb-); also read from SLACK_BOT_TOKEN.")
     app_token: SecretStr | None = Field(default=None, description="App-level token for Socket Mode (xapp-); also read from SLACK_APP_TOKEN.")
     signing_secret: SecretStr | None = Field(default=None, description="Signing secret for HTTP mode; also read from SLACK_SIGNING_SECRET.")
-    api_url: str | None = Field(default=None, description="Base URL of the Slack Web API, for a proxy or a local mock.")
+    api_url: str | None = Field(
+        default=None,
+        description="Base URL of the Slack Web API (default https://slack.com/api/), for a proxy or a local mock; "
+        "also read from OTELBOT_SLACK_API_URL.",
+    )
     port: int = Field(default=3000, ge=1, le=65535, description="Port of the HTTP server (Slack requests in HTTP mode, health and metrics in both).")
     incident_channels: list[str] = Field(
         default_factory=list, description="Channel ids or name patterns (e.g. inc-*) whose messages are matched passively."
     )
     incident_mode: Literal["suggest", "auto"] = Field(default="suggest", description="suggest posts a Run checks button; auto runs the checks at once.")
     incident_threshold: float = Field(default=0.5, ge=0, le=1, description="Score a passive match must reach before the bot speaks.")
+    host: str = Field(default="0.0.0.0", description="Address the HTTP server listens on; 0.0.0.0 inside a pod, 127.0.0.1 for local runs.")
+    request_timeout_s: float = Field(default=10.0, gt=0, le=120, description="Timeout of one Slack Web API call, in seconds.")
+    connect_timeout_s: float = Field(default=30.0, gt=0, le=600, description="How long Socket Mode may take to connect at startup, in seconds.")
+    progress_interval_s: float = Field(default=1.0, ge=0.1, le=60, description="Least time between two progress updates of one report, in seconds.")
+    run_lock_s: int = Field(default=600, ge=10, le=3600, description="Longest a diagnosis may hold its report message before a Recheck can start anyway, in seconds.")
+    max_concurrent_runs: int = Field(default=8, ge=1, le=128, description="Diagnoses one replica runs at the same time; further requests wait.")
+    locale_cache_s: int = Field(default=3600, ge=0, le=86400, description="How long a user's Slack locale is cached, in seconds.")
+    channel_cache_s: int = Field(default=600, ge=0, le=86400, description="How long a channel's name is cached for incident_channels patterns, in seconds.")
+    shutdown_timeout_s: float = Field(default=30.0, gt=0, le=600, description="How long shutdown waits for running diagnoses, in seconds.")
 
 
 class StateSettings(_Section):
@@ -257,12 +270,15 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
 
 
 def _with_slack_env(settings: Settings) -> Settings:
-    """Fill Slack credentials from Slack's conventional variable names when not set otherwise."""
-    updates = {
+    """Fill Slack credentials from Slack's conventional variable names, and ``api_url`` from
+    ``OTELBOT_SLACK_API_URL``, when not set otherwise."""
+    updates: dict[str, Any] = {
         field: SecretStr(os.environ[env])
         for field, env in _SLACK_ENV.items()
         if getattr(settings.slack, field) is None and os.environ.get(env)
     }
+    if settings.slack.api_url is None and os.environ.get("OTELBOT_SLACK_API_URL"):
+        updates["api_url"] = os.environ["OTELBOT_SLACK_API_URL"]
     if not updates:
         return settings
     return settings.model_copy(update={"slack": settings.slack.model_copy(update=updates)})
