@@ -21,6 +21,7 @@ from bot.diagnosis import Diagnosis, Verdict
 from bot.engine import run_playbook
 from bot.errors import ConfigError, OtelbotError, PlaybookError
 from bot.i18n import tr
+from bot.logs import configure_logging
 from bot.playbooks.loader import lint as lint_playbooks
 from bot.playbooks.schema import Playbook
 from bot.report.json import render_json
@@ -45,7 +46,7 @@ JsonOption = typer.Option(False, "--json", help="Print the machine-readable repo
 
 def main() -> None:
     """Entry point of the console script."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    configure_logging(level="WARNING")
     app()
 
 

@@ -15,12 +15,14 @@ import uuid
 from datetime import datetime, timezone
 from typing import Awaitable, Callable
 
-from bot.checks import RUNNERS, Check, CheckContext, CheckOutcome, CheckStatus
+from bot.checks import RUNNERS, Check, CheckContext, CheckOutcome, CheckStatus, Evidence
 from bot.diagnosis import Candidate, CauseFinding, Diagnosis, Finding, Verdict
 from bot.errors import BackendError, BackendTimeout, ClusterError, ClusterForbidden, ClusterNotFound, ConfigError
 from bot.i18n import LocalizedText, both
 from bot.playbooks.schema import Playbook
 from bot.playbooks.template import render, render_tree, variables_from
+from bot.logs import RUN_ID
+from bot.redact import redact
 
 __all__ = ["FindingCallback", "resolve_inputs", "run_playbook"]
 
@@ -60,12 +62,14 @@ async def run_playbook(
 ) -> Diagnosis:
     """Run every check of ``playbook`` and return the diagnosis."""
     started = time.perf_counter()
+    run_id = run_id or uuid.uuid4().hex[:12]
+    RUN_ID.set(run_id)
     values = resolve_inputs(playbook, inputs or {})
     variables = variables_from(ctx.namespace, ctx.settings.targets, values)
     run_ctx = CheckContext(settings=ctx.settings, cluster=ctx.cluster, backends=ctx.backends, variables=variables, namespace=ctx.namespace)
     diagnosis = Diagnosis(
-        run_id=run_id or uuid.uuid4().hex[:12],
-        query=query,
+        run_id=run_id,
+        query=redact(query),
         playbook_id=playbook.id,
         playbook_title=playbook.title,
         namespace=ctx.namespace,
@@ -128,7 +132,19 @@ async def _run_check(check: Check, ctx: CheckContext) -> Finding:
         else:
             logger.warning("check %s error: %s", check.id, exc)
     duration_ms = int((time.perf_counter() - started) * 1000)
-    return Finding(check.id, check.title, outcome.status, outcome.evidence, outcome.reason, duration_ms)
+    evidence = [_redacted_evidence(item) for item in outcome.evidence]
+    reason = _redacted_text(outcome.reason) if outcome.reason is not None else None
+    return Finding(check.id, check.title, outcome.status, evidence, reason, duration_ms)
+
+
+def _redacted_text(text: LocalizedText) -> LocalizedText:
+    return LocalizedText(ko=redact(text.ko), en=redact(text.en))
+
+
+def _redacted_evidence(item: Evidence) -> Evidence:
+    """Mask credentials in what a check observed; evidence quotes configs, env, logs and bodies."""
+    detail = redact(item.detail) if item.detail else item.detail
+    return Evidence(text=_redacted_text(item.text), ok=item.ok, detail=detail)
 
 
 def _reason(exc: Exception, timeout: float) -> LocalizedText:

@@ -109,7 +109,7 @@ class KubeAPIServer:
     def __init__(self, cluster: FakeCluster) -> None:
         self.cluster = cluster
         handler = type("Handler", (_Handler,), {"cluster": cluster})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server = _QuietServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="kube-apiserver", daemon=True)
 
@@ -322,3 +322,12 @@ def _discovery(path: str) -> dict[str, Any] | None:
         ]
         return {"kind": "APIResourceList", "groupVersion": group_version, "resources": resources}
     return None
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A server that logs a client hanging up mid-response at DEBUG instead of printing a traceback."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        logger.debug("client %s disconnected during a response", client_address, exc_info=True)

@@ -74,7 +74,7 @@ class FixtureBackend:
         self.violations: list[tuple[str, str]] = []
         self._lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"backend": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server = _QuietServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"backend-{name}", daemon=True)
 
@@ -139,3 +139,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A server that logs a client hanging up mid-response at DEBUG instead of printing a traceback."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        logger.debug("client %s disconnected during a response", client_address, exc_info=True)
