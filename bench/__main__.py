@@ -9,7 +9,7 @@ import os
 import sys
 from datetime import datetime, timezone
 
-BENCHMARKS = ["match"]
+BENCHMARKS = ["match", "diagnosis"]
 
 
 def main() -> int:

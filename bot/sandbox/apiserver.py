@@ -328,6 +328,8 @@ class _QuietServer(ThreadingHTTPServer):
     """A server that logs a client hanging up mid-response at DEBUG instead of printing a traceback."""
 
     daemon_threads = True
+    # socketserver's default backlog of 5 makes the sixth concurrent connect wait for a SYN retry (~1 s).
+    request_queue_size = 128
 
     def handle_error(self, request, client_address) -> None:
         logger.debug("client %s disconnected during a response", client_address, exc_info=True)
