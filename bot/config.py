@@ -93,6 +93,10 @@ def _default_targets() -> dict[str, dict[str, str]]:
             "configmap": "grafana",
             "datasources_key": "datasources.yaml",
             "dashboards_key": "dashboards.yaml",
+            "prometheus_uid": "prometheus",
+            "tempo_uid": "tempo",
+            "dashboard_selector": "grafana_dashboard=1",
+            "dashboards_path": "/var/lib/grafana/dashboards/v3",
         },
         "chart": {"path": "k8s/helm/charts/wealist-monitoring"},
     }

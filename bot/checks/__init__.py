@@ -11,6 +11,7 @@ from typing import Annotated, Any, Awaitable, Callable, Union
 from pydantic import Field
 
 from bot.checks import config, http, k8s_object, pod_logs, promql, service_ref
+from bot.checks import config_by_label, mount_ref
 from bot.checks.base import CheckBase, CheckContext, CheckOutcome, CheckStatus, Evidence
 
 __all__ = ["KINDS", "RUNNERS", "Check", "CheckBase", "CheckContext", "CheckOutcome", "CheckStatus", "Evidence"]
@@ -23,6 +24,8 @@ Check = Annotated[
         http.HttpCheck,
         promql.PromqlCheck,
         service_ref.ServiceRefCheck,
+        config_by_label.ConfigByLabelCheck,
+        mount_ref.MountRefCheck,
     ],
     Field(discriminator="kind"),
 ]
@@ -34,6 +37,8 @@ RUNNERS: dict[str, Callable[[Any, CheckContext], Awaitable[CheckOutcome]]] = {
     "http": http.run,
     "promql": promql.run,
     "service_ref": service_ref.run,
+    "config_by_label": config_by_label.run,
+    "mount_ref": mount_ref.run,
 }
 
 KINDS = tuple(RUNNERS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Callable
 
 import yaml
@@ -50,3 +51,23 @@ def pod_name(cluster: FakeCluster, app: str) -> str:
     with cluster.lock:
         return next(name for (plural, namespace, name), document in cluster.objects.items()
                     if plural == "pods" and document["metadata"]["labels"].get("app") == app)
+
+
+def edit_grafana_provisioning(cluster: FakeCluster, key: str, edit: Callable[[Any], None]) -> None:
+    """Edit datasources.yaml or dashboards.yaml of the Grafana provisioning ConfigMap."""
+    edit_config(cluster, "grafana", key, edit)
+
+
+def set_config_text(cluster: FakeCluster, configmap: str, key: str, text: str) -> None:
+    """Replace a ConfigMap key's raw text, e.g. with JSON that does not parse."""
+    with cluster.lock:
+        cluster.get("ConfigMap", NAMESPACE, configmap)["data"][key] = text
+
+
+def edit_dashboard(cluster: FakeCluster, configmap: str, key: str, edit: Callable[[Any], None]) -> None:
+    """Parse a dashboard ConfigMap's JSON key, apply ``edit`` and store it back as JSON."""
+    with cluster.lock:
+        data = cluster.get("ConfigMap", NAMESPACE, configmap)["data"]
+        dashboard = json.loads(data[key])
+        edit(dashboard)
+        data[key] = json.dumps(dashboard, indent=2)
