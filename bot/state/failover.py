@@ -2,8 +2,8 @@
 
 While degraded, every operation goes to the fallback store, so idempotency and locks cover this
 replica only and run records last only as long as the process. A background ping checks the
-primary at most every ``probe_interval_s`` seconds and switches back when it answers. One WARNING
-is logged per ``warning_interval_s`` while degraded, however many operations fail.
+primary at most every ``probe_interval_s`` seconds and switches back when the ping succeeds. One
+WARNING is logged per ``warning_interval_s`` while degraded, however many operations fail.
 """
 
 from __future__ import annotations
@@ -188,8 +188,8 @@ class FailoverStore:
         logger.warning(
             "state store degraded: %s. Serving state from in-process memory: rechecks may not survive a restart, "
             "and duplicate Slack events and locks are detected on this replica only. "
-            "Check that Redis is up; it is pinged every %.0fs (%d failures counted since the previous warning)",
-            reason,
+            "Check that Redis is up; it is pinged every %.0fs (failures since the previous warning: %d)",
+            reason.rstrip("."),
             self._probe_interval_s,
             self._failures_since_warning,
         )

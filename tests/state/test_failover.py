@@ -145,8 +145,8 @@ def test_warning_repeats_once_per_interval(caplog: pytest.LogCaptureFixture) -> 
     # Warnings at 0 s, 60 s and 120 s of the outage; pings every 5 s in between are counted, not logged.
     warnings = failover_warnings(caplog)
     assert len(warnings) == 3
-    assert "(1 failures counted since the previous warning)" in warnings[0]
-    assert "(12 failures counted since the previous warning)" in warnings[1]
+    assert "(failures since the previous warning: 1)" in warnings[0]
+    assert "(failures since the previous warning: 12)" in warnings[1]
     assert "still does not respond to ping" in warnings[1]
 
 
