@@ -263,5 +263,18 @@ def rbac(
     typer.echo("all permissions granted")
 
 
+@app.command()
+def serve(config: Optional[Path] = ConfigOption) -> None:
+    """Run the Slack app (Socket Mode or HTTP mode, from slack.mode) until SIGTERM or SIGINT."""
+    from bot.slack import serve as serve_slack
+
+    settings = _settings(config)
+    configure_logging(level=settings.log_level, format=settings.log_format)
+    try:
+        asyncio.run(serve_slack(settings))
+    except OtelbotError as exc:
+        raise _fail(str(exc)) from exc
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,45 @@
+"""Build the Bolt app and register the listeners from one list."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config import SlackSettings
+from bot.report.blocks import ACTION_RECHECK, ACTION_RUN_PLAYBOOK, ACTION_SHOW_EVIDENCE
+from bot.slack.handlers import Handlers
+
+__all__ = ["COMMAND", "build_app"]
+
+COMMAND = "/otel"
+
+
+def _listeners(handlers: Handlers) -> list[tuple[str, Any, Callable[..., Any]]]:
+    """Return (Bolt registration method, what it matches, listener) for every entry point."""
+    return [
+        ("command", COMMAND, handlers.on_command),
+        ("event", "app_mention", handlers.on_mention),
+        ("event", "message", handlers.on_message),
+        ("action", ACTION_RECHECK, handlers.on_recheck),
+        ("action", ACTION_SHOW_EVIDENCE, handlers.on_show_evidence),
+        ("action", ACTION_RUN_PLAYBOOK, handlers.on_run_playbook),
+    ]
+
+
+def build_app(settings: SlackSettings, *, client: AsyncWebClient, handlers: Handlers) -> AsyncApp:
+    """Build the AsyncApp; in HTTP mode Bolt verifies each request's signature with the signing secret."""
+    http = settings.mode == "http"
+    secret = settings.signing_secret.get_secret_value() if settings.signing_secret else ""
+    app = AsyncApp(
+        client=client,
+        signing_secret=secret,
+        request_verification_enabled=http,
+        logger=logging.getLogger("slack_bolt.otelbot"),
+    )
+    for method, matcher, listener in _listeners(handlers):
+        getattr(app, method)(matcher)(listener)
+    app.error(handlers.on_error)
+    return app

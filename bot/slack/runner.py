@@ -1,0 +1,308 @@
+"""Run diagnoses for Slack: post the report, update it as checks finish, and recheck it.
+
+A report's context lives in a ``RunRecord`` in the state store, named by an opaque run id that is
+the only thing a button carries. A run holds a lock on its message (``message:CHANNEL:TS``), so a
+Recheck pressed while checks are running is refused instead of starting a second run. The full
+evidence of each run is appended to the thread's history for Show evidence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from enum import StrEnum
+from typing import Callable
+
+from bot.app import Catalog, Runtime
+from bot.config import Settings
+from bot.diagnosis import Candidate, Diagnosis, Finding
+from bot.engine import run_playbook
+from bot.logs import RUN_ID
+from bot.playbooks.schema import Playbook
+from bot.report.blocks import (
+    Alternative,
+    Message,
+    Recheck,
+    ReportContext,
+    compare_statuses,
+    escape,
+    evidence_document,
+    render_evidence,
+    render_progress,
+    render_report,
+)
+from bot.selection import extract_inputs
+from bot.slack.client import SlackClient
+from bot.slack.messages import Choice, failed, notice
+from bot.slack.progress import ProgressMessage
+from bot.state import RunRecord, StateStore
+
+__all__ = ["DiagnosisRunner", "Origin", "Outcome", "RUN_ID_PATTERN", "input_problem"]
+
+logger = logging.getLogger(__name__)
+
+RUN_ID_PATTERN = re.compile(r"^[0-9a-f]{16}$")
+HISTORY_MAX_ENTRIES = 20
+ALTERNATIVES_MAX = 2
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a request came from: the report goes to ``thread_ts``, or starts its own thread when empty."""
+
+    channel: str
+    user: str
+    thread_ts: str = ""
+
+
+class Outcome(StrEnum):
+    """What became of a button press; every value but DONE names the notice the presser gets."""
+
+    DONE = "done"
+    EXPIRED = "slack.expired"
+    BUSY = "slack.busy"
+    ALREADY_STARTED = "slack.already_started"
+
+
+class DiagnosisRunner:
+    """Run playbooks on behalf of Slack users and keep their report messages current."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        catalog: Catalog,
+        runtime: Runtime,
+        store: StateStore,
+        slack: SlackClient,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._settings = settings
+        self._catalog = catalog
+        self._runtime = runtime
+        self._store = store
+        self._slack = slack
+        self._clock = clock
+        self._slots = asyncio.Semaphore(settings.slack.max_concurrent_runs)
+
+    @property
+    def _retention_s(self) -> int:
+        return self._settings.state.retention_s
+
+    def new_record(self, origin: Origin, playbook: Playbook, *, query: str, inputs: dict[str, str], lang: str) -> RunRecord:
+        now = self._clock()
+        return RunRecord(
+            run_id=secrets.token_hex(8),
+            playbook_id=playbook.id,
+            query=query,
+            inputs=dict(inputs),
+            namespace=self._settings.cluster.namespace,
+            lang=lang,
+            requester=origin.user,
+            channel=origin.channel,
+            thread_ts=origin.thread_ts,
+            created_at=now,
+            updated_at=now,
+        )
+
+    async def start(
+        self, origin: Origin, playbook: Playbook, *, query: str, inputs: dict[str, str], lang: str, others: list[Candidate]
+    ) -> None:
+        """Post the report message as "running N checks", then run the checks and update it."""
+        record = self.new_record(origin, playbook, query=query, inputs=inputs, lang=lang)
+        record.message_ts = await self._slack.post(origin.channel, self._progress(record, playbook, {}, None), thread_ts=origin.thread_ts)
+        record.thread_ts = origin.thread_ts or record.message_ts
+        await self._store.save_run(record, self._retention_s)
+
+        alternatives = await self._save_alternatives(record, others)
+        await self._run(record, playbook, recheck_by=None, alternatives=alternatives)
+
+    async def offer(self, origin: Origin, candidates: list[Candidate], *, query: str, lang: str, render: Callable[[list[Choice]], Message]) -> None:
+        """Post a message offering ``candidates`` with Run buttons; each button names a stored record."""
+        records: list[RunRecord] = []
+        choices: list[Choice] = []
+        for candidate in candidates:
+            playbook = self._catalog.playbooks.get(candidate.playbook_id)
+            if playbook is None:
+                continue
+            record = self.new_record(origin, playbook, query=query, inputs=extract_inputs(query, playbook), lang=lang)
+            records.append(record)
+            choices.append(Choice(candidate.playbook_id, candidate.title, candidate.score, record.run_id))
+
+        ts = await self._slack.post(origin.channel, render(choices), thread_ts=origin.thread_ts)
+        for record in records:
+            record.message_ts = ts
+            record.thread_ts = origin.thread_ts or ts
+            await self._store.save_run(record, self._retention_s)
+
+    async def run_choice(self, run_id: str, *, user: str, lang: str) -> Outcome:
+        """Run the playbook behind a Run button once; it replaces the message that offered it."""
+        record, playbook = await self._load(run_id)
+        if record is None or playbook is None:
+            return Outcome.EXPIRED
+        if not await self._store.claim(f"start:{run_id}", self._retention_s):
+            return Outcome.ALREADY_STARTED
+
+        record.requester = user
+        record.lang = lang
+        if not record.message_ts:
+            record.message_ts = await self._slack.post(record.channel, self._progress(record, playbook, {}, None), thread_ts=record.thread_ts)
+        await self._store.save_run(record, self._retention_s)
+        return await self._run(record, playbook, recheck_by=None, show_progress=True)
+
+    async def recheck(self, run_id: str, *, user: str) -> Outcome:
+        """Run the report's playbook again with the same inputs and update the same message."""
+        record, playbook = await self._load(run_id)
+        if record is None or playbook is None or not record.message_ts:
+            return Outcome.EXPIRED
+        return await self._run(record, playbook, recheck_by=user, show_progress=True)
+
+    async def show_evidence(self, run_id: str, *, user: str, lang: str) -> Outcome:
+        """Post the full evidence of the report's latest run and the commands to verify by hand in its thread."""
+        record, _ = await self._load(run_id)
+        if record is None:
+            return Outcome.EXPIRED
+        entries = await self._store.history(_thread_key(record))
+        documents = [entry for entry in entries if entry.get("kind") == "evidence" and entry.get("run_id") == run_id]
+        if not documents:
+            return Outcome.EXPIRED
+        await self._slack.post_all(record.channel, render_evidence(documents[-1], lang, user=user), thread_ts=record.thread_ts)
+        return Outcome.DONE
+
+    async def _load(self, run_id: str) -> tuple[RunRecord | None, Playbook | None]:
+        if not RUN_ID_PATTERN.match(run_id):
+            logger.warning("button carried a malformed run id (%d characters); ignoring it", len(run_id))
+            return None, None
+        record = await self._store.load_run(run_id)
+        if record is None:
+            logger.info("button for unknown or expired run %s", run_id)
+            return None, None
+        playbook = self._catalog.playbooks.get(record.playbook_id)
+        if playbook is None:
+            logger.warning("run %s names playbook %s, which is no longer loaded", run_id, record.playbook_id)
+        return record, playbook
+
+    async def _save_alternatives(self, record: RunRecord, others: list[Candidate]) -> tuple[Alternative, ...]:
+        alternatives = []
+        for candidate in others[:ALTERNATIVES_MAX]:
+            playbook = self._catalog.playbooks.get(candidate.playbook_id)
+            if playbook is None:
+                continue
+            origin = Origin(record.channel, record.requester, record.thread_ts)
+            other = self.new_record(origin, playbook, query=record.query, inputs=extract_inputs(record.query, playbook), lang=record.lang)
+            await self._store.save_run(other, self._retention_s)
+            alternatives.append(Alternative(candidate.playbook_id, candidate.title, other.run_id))
+        return tuple(alternatives)
+
+    async def _run(
+        self,
+        record: RunRecord,
+        playbook: Playbook,
+        *,
+        recheck_by: str | None,
+        alternatives: tuple[Alternative, ...] = (),
+        show_progress: bool = False,
+    ) -> Outcome:
+        lock = f"message:{record.channel}:{record.message_ts}"
+        token = await self._store.acquire_lock(lock, self._settings.slack.run_lock_s)
+        if token is None:
+            logger.info("run %s is already running on message %s; refusing a second run", record.run_id, record.message_ts)
+            return Outcome.BUSY
+
+        RUN_ID.set(record.run_id)
+        try:
+            async with self._slots:
+                await self._diagnose(record, playbook, recheck_by=recheck_by, alternatives=alternatives, show_progress=show_progress)
+        finally:
+            await self._store.release_lock(lock, token)
+        return Outcome.DONE
+
+    async def _diagnose(
+        self, record: RunRecord, playbook: Playbook, *, recheck_by: str | None, alternatives: tuple[Alternative, ...], show_progress: bool
+    ) -> None:
+        progress = ProgressMessage(
+            self._slack,
+            channel=record.channel,
+            ts=record.message_ts,
+            render=lambda done: self._progress(record, playbook, done, recheck_by),
+            interval_s=self._settings.slack.progress_interval_s,
+        )
+        problem = input_problem(playbook, record.inputs)
+        if problem is not None:
+            await self._slack.update(record.channel, record.message_ts, notice(record.lang, problem[0], **problem[1]))
+            return
+        if show_progress:
+            await progress.show()
+
+        try:
+            diagnosis = await run_playbook(
+                playbook, self._runtime.context(record.namespace), query=record.query, inputs=record.inputs,
+                on_finding=progress.note, run_id=record.run_id,
+            )
+        except Exception as exc:  # a report must end in a message, whatever stopped the run
+            await progress.close()
+            logger.error("diagnosis failed: run_id=%s playbook=%s channel=%s message_ts=%s", record.run_id, record.playbook_id, record.channel, record.message_ts, exc_info=True)
+            await self._slack.update(record.channel, record.message_ts, failed(record.lang, error=type(exc).__name__, run_id=record.run_id))
+            return
+        await progress.close()
+
+        await self._publish(record, diagnosis, recheck_by=recheck_by, alternatives=alternatives)
+
+    async def _publish(self, record: RunRecord, diagnosis: Diagnosis, *, recheck_by: str | None, alternatives: tuple[Alternative, ...]) -> None:
+        statuses = {finding.check_id: finding.status.value for finding in diagnosis.findings}
+        recheck = None
+        if recheck_by is not None:
+            recheck = Recheck(recheck_by, datetime.now(timezone.utc), compare_statuses(record.last_statuses, statuses))
+        context = ReportContext(requester=record.requester, request=record.query or record.playbook_id, run_id=record.run_id, alternatives=alternatives, recheck=recheck)
+        rendered = render_report(diagnosis, record.lang, context)
+
+        await self._slack.update(record.channel, record.message_ts, rendered.message)
+        await self._slack.post_all(record.channel, rendered.overflow, thread_ts=record.thread_ts)
+
+        entry = {"kind": "evidence", **evidence_document(diagnosis), "run_id": record.run_id}
+        await self._store.append_history(_thread_key(record), entry, max_entries=HISTORY_MAX_ENTRIES, ttl_s=self._retention_s)
+        record.last_statuses = statuses
+        record.last_verdict = diagnosis.verdict.value
+        record.updated_at = self._clock()
+        record.rechecks += 1 if recheck_by is not None else 0
+        await self._store.save_run(record, self._retention_s)
+
+        logger.info(
+            "slack report run_id=%s playbook=%s channel=%s message_ts=%s verdict=%s recheck=%s duration_ms=%d",
+            record.run_id, record.playbook_id, record.channel, record.message_ts, diagnosis.verdict.value,
+            recheck_by is not None, diagnosis.duration_ms,
+        )
+
+    def _progress(self, record: RunRecord, playbook: Playbook, done: dict[str, Finding], recheck_by: str | None) -> Message:
+        return render_progress(
+            title=playbook.title,
+            checks=[(check.id, check.title) for check in playbook.checks],
+            done=done,
+            lang=record.lang,
+            requester=record.requester,
+            request=record.query or record.playbook_id,
+            recheck_by=recheck_by,
+        )
+
+
+def input_problem(playbook: Playbook, inputs: dict[str, str]) -> tuple[str, dict[str, str]] | None:
+    """Return the catalog key and fields of what is wrong with the inputs, or None when they are valid.
+
+    Mirrors ``bot.engine.resolve_inputs``, whose ConfigError text is English only.
+    """
+    for spec in playbook.inputs:
+        value = inputs.get(spec.name) or spec.default
+        if value is None:
+            return "slack.missing_input", {"id": playbook.id, "name": spec.name}
+        if not re.fullmatch(spec.pattern, value):
+            return "slack.invalid_input", {"name": spec.name, "value": escape(value)}
+    return None
+
+
+def _thread_key(record: RunRecord) -> str:
+    return f"{record.channel}:{record.thread_ts}"
