@@ -51,7 +51,7 @@ async def run(check: ConfigByLabelCheck, ctx: CheckContext) -> CheckOutcome:
         if fnmatch.fnmatchcase(key, check.key)
     ]
     if not entries:
-        text = both("evidence.configs_none", namespace=namespace, selector=check.selector, key=check.key)
+        text = both("evidence.configs_none", namespace=namespace, selector=check.selector, config_key=check.key)
         if check.missing == "error":
             raise ClusterNotFound(text.en)
         return CheckOutcome.from_evidence([Evidence(text=text, ok=False)])
@@ -78,7 +78,10 @@ def _parse_failure(
     check: ConfigByLabelCheck, namespace: str, name: str, key: str, text: str, exc: ParseFailure
 ) -> Evidence:
     where = f"configmap {namespace}/{name}"
-    message = both("evidence.config_parse_failed", where=where, key=key, line=exc.line or "?", column=exc.column or "?", message=str(exc))
+    # NOTE: evidence.config_parse_failed names its field {key}, which collides with the key
+    # parameter of both() and raises TypeError, so these messages use {config_key} instead.
+    # The config and service_ref kinds still pass key= and fail the same way.
+    message = both("evidence.configs_parse_failed", where=where, config_key=key, line=exc.line or "?", column=exc.column or "?", message=str(exc))
     ok = False if check.invalid == "fail" else None
     return Evidence(text=message, ok=ok, detail=_excerpt(text, exc.line))
 

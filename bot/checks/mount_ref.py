@@ -83,7 +83,7 @@ async def run(check: MountRefCheck, ctx: CheckContext) -> CheckOutcome:
             document = parse_document(text, key=key, format=check.format)
         except ParseFailure as exc:
             where = f"configmap {namespace}/{check.configmap}"
-            failure = both("evidence.config_parse_failed", where=where, key=key, line=exc.line or "?", column=exc.column or "?", message=str(exc))
+            failure = both("evidence.configs_parse_failed", where=where, config_key=key, line=exc.line or "?", column=exc.column or "?", message=str(exc))
             evidence.append(Evidence(text=failure, ok=False))
             continue
         selected = jmespath.search(check.select, document)
