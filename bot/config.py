@@ -77,6 +77,7 @@ def _default_targets() -> dict[str, dict[str, str]]:
             "container": "otel-collector",
             "configmap": "otel-collector-config",
             "config_key": "config.yaml",
+            "service": "otel-collector",
         },
         "prometheus": {"deployment": "prometheus", "container": "prometheus", "service": "prometheus"},
         "tempo": {

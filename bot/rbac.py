@@ -57,6 +57,12 @@ def check_permissions(check: Any) -> set[Permission]:
     if kind in ("http", "promql"):
         # Only used when the bot runs outside the cluster and proxies through the API server.
         return {Permission("", "services/proxy", "get")}
+    if kind == "workload_env":
+        workload_kind = check.workload.partition("/")[0]
+        needed = {_for_kind(_WORKLOAD_RESOURCES[workload_kind], "get"), _for_kind("configmap", "get")}
+        if check.endpoints:
+            needed.add(_for_kind("service", "get"))
+        return needed
     raise ValueError(f"no permissions are known for check kind {kind!r}; add it to bot/rbac.py")
 
 

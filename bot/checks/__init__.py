@@ -12,6 +12,7 @@ from pydantic import Field
 
 from bot.checks import config, http, k8s_object, pod_logs, promql, service_ref
 from bot.checks import config_by_label, mount_ref
+from bot.checks import workload_env
 from bot.checks.base import CheckBase, CheckContext, CheckOutcome, CheckStatus, Evidence
 
 __all__ = ["KINDS", "RUNNERS", "Check", "CheckBase", "CheckContext", "CheckOutcome", "CheckStatus", "Evidence"]
@@ -26,6 +27,7 @@ Check = Annotated[
         service_ref.ServiceRefCheck,
         config_by_label.ConfigByLabelCheck,
         mount_ref.MountRefCheck,
+        workload_env.WorkloadEnvCheck,
     ],
     Field(discriminator="kind"),
 ]
@@ -39,6 +41,7 @@ RUNNERS: dict[str, Callable[[Any, CheckContext], Awaitable[CheckOutcome]]] = {
     "service_ref": service_ref.run,
     "config_by_label": config_by_label.run,
     "mount_ref": mount_ref.run,
+    "workload_env": workload_env.run,
 }
 
 KINDS = tuple(RUNNERS)

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import yaml
 
-from bot.sandbox import FakeCluster
+from bot.sandbox import FakeCluster, FixtureBackend, Route
 
 NAMESPACE = "wealist-prod"
 
@@ -71,3 +71,38 @@ def edit_dashboard(cluster: FakeCluster, configmap: str, key: str, edit: Callabl
         dashboard = json.loads(data[key])
         edit(dashboard)
         data[key] = json.dumps(dashboard, indent=2)
+
+
+def edit_env(cluster: FakeCluster, deployment: str, edit: Callable[[list[dict[str, Any]]], None]) -> None:
+    """Apply ``edit`` to the env list of a Deployment's first container."""
+    with cluster.lock:
+        spec = container(cluster, deployment)
+        env = spec.setdefault("env", [])
+        edit(env)
+
+
+def set_env(cluster: FakeCluster, deployment: str, name: str, value: str | None = None, *, value_from: dict[str, Any] | None = None) -> None:
+    """Set one env variable of a Deployment's first container, replacing any with the same name."""
+    def edit(env: list[dict[str, Any]]) -> None:
+        entry: dict[str, Any] = {"name": name}
+        if value_from is not None:
+            entry["valueFrom"] = value_from
+        else:
+            entry["value"] = value
+        env[:] = [item for item in env if item.get("name") != name] + [entry]
+
+    edit_env(cluster, deployment, edit)
+
+
+def remove_env(cluster: FakeCluster, deployment: str, *names: str) -> None:
+    """Remove env variables from a Deployment's first container."""
+    def edit(env: list[dict[str, Any]]) -> None:
+        env[:] = [item for item in env if item.get("name") not in names]
+
+    edit_env(cluster, deployment, edit)
+
+
+def set_tempo_search(backend: FixtureBackend, query: str, traces: list[dict[str, Any]]) -> None:
+    """Make Tempo's /api/search answer the TraceQL ``query`` with ``traces``."""
+    body = {"traces": traces, "metrics": {"inspectedBytes": "1024", "completedJobs": 1, "totalJobs": 1}}
+    backend.set_route(Route.from_dict({"path": "/api/search", "params": {"q": query}, "json": body}))
