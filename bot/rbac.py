@@ -57,6 +57,8 @@ def check_permissions(check: Any) -> set[Permission]:
     if kind in ("http", "promql"):
         # Only used when the bot runs outside the cluster and proxies through the API server.
         return {Permission("", "services/proxy", "get")}
+    if kind == "combined":
+        return {_for_source(source) for source in check.sources.values()}
     if kind == "workload_env":
         workload_kind = check.workload.partition("/")[0]
         needed = {_for_kind(_WORKLOAD_RESOURCES[workload_kind], "get"), _for_kind("configmap", "get")}
@@ -64,6 +66,14 @@ def check_permissions(check: Any) -> set[Permission]:
             needed.add(_for_kind("service", "get"))
         return needed
     raise ValueError(f"no permissions are known for check kind {kind!r}; add it to bot/rbac.py")
+
+
+def _for_source(source: Any) -> Permission:
+    if source.resource is not None:
+        return _for_kind(source.resource, "get" if source.name else "list")
+    if source.configmap is not None:
+        return _for_kind("configmap", "get")
+    return Permission("", "services/proxy", "get")
 
 
 def required_permissions(playbooks: Iterable[Playbook]) -> dict[Permission, list[str]]:

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Awaitable, Callable, Union
 from pydantic import Field
 
 from bot.checks import config, http, k8s_object, pod_logs, promql, service_ref
+from bot.checks import combined
 from bot.checks import config_by_label, mount_ref
 from bot.checks import workload_env
 from bot.checks.base import CheckBase, CheckContext, CheckOutcome, CheckStatus, Evidence
@@ -25,6 +26,7 @@ Check = Annotated[
         http.HttpCheck,
         promql.PromqlCheck,
         service_ref.ServiceRefCheck,
+        combined.CombinedCheck,
         config_by_label.ConfigByLabelCheck,
         mount_ref.MountRefCheck,
         workload_env.WorkloadEnvCheck,
@@ -39,6 +41,7 @@ RUNNERS: dict[str, Callable[[Any, CheckContext], Awaitable[CheckOutcome]]] = {
     "http": http.run,
     "promql": promql.run,
     "service_ref": service_ref.run,
+    "combined": combined.run,
     "config_by_label": config_by_label.run,
     "mount_ref": mount_ref.run,
     "workload_env": workload_env.run,

@@ -62,6 +62,8 @@ class PrometheusProcess:
     data_dir: Path
     remote_write_receiver: bool
     scrape_url: str | None = None
+    ready_query: str = "traces_spanmetrics_calls_total"
+    extra_args: list[str] = field(default_factory=list)
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
 
@@ -84,11 +86,12 @@ class PrometheusProcess:
         ]
         if self.remote_write_receiver:
             args.append("--web.enable-remote-write-receiver")
+        args += self.extra_args
         log = (self.data_dir / "prometheus.log").open("wb")
         self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         wait_until(self._ready, timeout_s=30, what=f"prometheus on {self.url}")
         if self.scrape_url:
-            wait_until(self._has_span_metrics, timeout_s=30, what="span metrics scraped into prometheus")
+            wait_until(self._has_span_metrics, timeout_s=30, what=f"{self.ready_query} scraped into prometheus")
         return self
 
     def stop(self) -> None:
@@ -115,10 +118,66 @@ class PrometheusProcess:
         return httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200
 
     def _has_span_metrics(self) -> bool:
-        response = httpx.get(f"{self.url}/api/v1/query", params={"query": "traces_spanmetrics_calls_total"}, timeout=1)
+        response = httpx.get(f"{self.url}/api/v1/query", params={"query": self.ready_query}, timeout=1)
         return bool(response.json()["data"]["result"])
 
 
-def span_metrics_exporter() -> FixtureBackend:
-    """Start a local exporter serving span metrics in Prometheus text format."""
-    return FixtureBackend([Route(path="/metrics", body=SPAN_METRICS.encode(), content_type="text/plain; version=0.0.4")], name="spanmetrics-exporter").start()
+def span_metrics_exporter(text: str = SPAN_METRICS) -> FixtureBackend:
+    """Start a local exporter serving ``text`` (span metrics by default) in Prometheus text format."""
+    return FixtureBackend([Route(path="/metrics", body=text.encode(), content_type="text/plain; version=0.0.4")], name="spanmetrics-exporter").start()
+
+
+class SeriesVariants:
+    """A Prometheus scraping a local exporter whose series a test swaps, for series the defaults lack.
+
+    Prometheus 2.42 applies new scrape targets at most every 5 s, so its first scrape lands seconds
+    after start. A test module therefore starts one and swaps the exposition text with ``serve``.
+    Every text served carries a generation gauge, and ``serve`` returns once Prometheus has stored a
+    scrape of the new generation, which also marks the series that the new text dropped as stale.
+    """
+
+    GENERATION = "otelbot_test_generation"
+
+    def __init__(self, data_dir: Path, text: str = SPAN_METRICS, *, remote_write_receiver: bool = True, extra_args: list[str] | None = None) -> None:
+        self._generation = 1
+        self._exporter = span_metrics_exporter(self._marked(text))
+        self.process = PrometheusProcess(
+            data_dir,
+            remote_write_receiver,
+            scrape_url=self._exporter.url,
+            ready_query=self.GENERATION,
+            extra_args=list(extra_args or []),
+        )
+
+    @property
+    def url(self) -> str:
+        return self.process.url
+
+    def __enter__(self) -> "SeriesVariants":
+        try:
+            self.process.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.process.stop()
+        self._exporter.stop()
+
+    def serve(self, text: str, *, timeout_s: float = 15) -> None:
+        """Serve ``text`` and wait until Prometheus has stored a scrape of it."""
+        self._generation += 1
+        self._exporter.set_route(Route(path="/metrics", body=self._marked(text).encode(), content_type="text/plain; version=0.0.4"))
+        wait_until(self._scraped, timeout_s=timeout_s, what=f"generation {self._generation} of the series scraped into prometheus")
+
+    def _marked(self, text: str) -> str:
+        return text.rstrip("\n") + f"\n# TYPE {self.GENERATION} gauge\n{self.GENERATION} {self._generation}\n"
+
+    def _scraped(self) -> bool:
+        response = httpx.get(f"{self.url}/api/v1/query", params={"query": self.GENERATION}, timeout=1)
+        result = response.json()["data"]["result"]
+        return bool(result) and float(result[0]["value"][1]) == self._generation
