@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from rapidfuzz import process as fuzzy_process
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA
 
 from bot.playbooks.schema import Playbook
 
@@ -79,6 +79,26 @@ _WORDS: dict[str, str] = {
     "디스크": "disk", "용량": "disk", "storage": "disk", "스토리지": "disk", "pvc": "disk",
     "환경변수": "env", "환경": "env", "environment": "env",
 }
+# Words that carry no symptom: fillers, pronouns, and the "is missing" words every symptom shares.
+_STOPWORDS = frozenset(
+    "the a an and or but for to of in on at by with from as is are was were be been being it its this that these "
+    "those we our us i my me you your they them he she do does did have has had just still so any all some can "
+    "could should would will there here what why how when where which who please pls hi hey thanks thank no not "
+    "none nothing anymore again also now today yet see seeing shows showing shown show get getting got".split()
+    + "것 거 같아 같아요 같은데 좀 이거 그거 저거 왜 지금 혹시 어떻게 해야 하나요 있나요 있어 있어요 없어 없어요 없음 없네 "
+    "안 안돼 안돼요 안됨 나와 나와요 나옴 보여 보여요 보임 비어 비어있어 비어있음 확인 부탁 드려요 합니다 해요 했는데 "
+    "하는데 계속 갑자기 아예 전혀 다 또 그냥 이제 요즘 오늘 뭔가 뭐가 무슨 이게 그게".split()
+)
+# Terms of the monitoring stack; a message with none of them is not about it, whatever else it shares.
+_DOMAIN = frozenset(
+    "spanmetrics servicegraph remotewrite datasource metricsgenerator connrefused propagation labelvalues "
+    "trace span metric dashboard prometheus tempo grafana collector histogram latency variable dropdown template "
+    "auth db redis label dimension provisioning exporter pipeline connector otel otlp opentelemetry otelhttp "
+    "otelgorm redisotel sigv4auth aps amp promql query series 4317 4318 9090 3200 8888 grpc receiver "
+    "unit ms seconds p95 p99 edge graph endpoint instrumentation sdk tracer context traceparent calls_total "
+    "duration_seconds_bucket api/v1/write traceql explore loki".split()
+)
+_NO_DOMAIN_FACTOR = 0.5
 _SPLIT = re.compile(r"[^0-9a-z가-힣_.]+")
 _TERM_PATTERN = re.compile("|".join(re.escape(term) for term in sorted(_TERMS, key=len, reverse=True)))
 _PARTICLE_SET = frozenset(_PARTICLES)
@@ -104,8 +124,14 @@ def normalize(text: str) -> list[str]:
         if not word or word in _PARTICLE_SET:
             continue
         word = _strip_particle(word)
-        words.append(_WORDS.get(word, _TERMS.get(word, word)))
+        word = _WORDS.get(word, _TERMS.get(word, word))
+        if word not in _STOPWORDS:
+            words.append(word)
     return words
+
+
+def _has_domain_term(words: list[str]) -> bool:
+    return any(word in _DOMAIN or word.startswith(("traces_", "otelcol_", "otel_", "http.", "db.")) for word in words)
 
 
 def _strip_particle(word: str) -> str:
@@ -176,11 +202,12 @@ class Matcher:
         """Return up to ``limit`` playbooks by descending score (scores above zero only)."""
         words = self._correct(normalize(text))
         best: dict[str, tuple[float, str]] = {}
+        factor = 1.0 if _has_domain_term(words) else _NO_DOMAIN_FACTOR
         if words:
             word_scores = self._words.similarities(words)
             gram_scores = self._grams.similarities(_grams(words))
             for number in set(word_scores) | set(gram_scores):
-                score = _WORD_WEIGHT * word_scores.get(number, 0.0) + _GRAM_WEIGHT * gram_scores.get(number, 0.0)
+                score = factor * (_WORD_WEIGHT * word_scores.get(number, 0.0) + _GRAM_WEIGHT * gram_scores.get(number, 0.0))
                 owner = self._owners[number]
                 if score > best.get(owner, (0.0, ""))[0]:
                     best[owner] = (score, "phrase")
@@ -192,12 +219,14 @@ class Matcher:
         return ranked[:limit]
 
     def _correct(self, words: list[str]) -> list[str]:
-        """Replace unknown words of four or more letters by the closest vocabulary word within edit distance 2."""
+        """Replace an unknown word by the closest vocabulary word: one edit away for words of 4-7
+        letters, two for longer ones, where swapping two neighbours counts as one edit (OSA distance)."""
         corrected = []
         for word in words:
             if word in self._words.idf or len(word) < 4 or not self._vocabulary:
                 corrected.append(word)
                 continue
-            found = fuzzy_process.extractOne(word, self._vocabulary, scorer=Levenshtein.distance, score_cutoff=2 if len(word) >= 7 else 1)
+            limit = 2 if len(word) >= 8 else 1
+            found = fuzzy_process.extractOne(word, self._vocabulary, scorer=OSA.distance, score_cutoff=limit)
             corrected.append(found[0] if found else word)
         return corrected

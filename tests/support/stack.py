@@ -106,3 +106,35 @@ def set_tempo_search(backend: FixtureBackend, query: str, traces: list[dict[str,
     """Make Tempo's /api/search answer the TraceQL ``query`` with ``traces``."""
     body = {"traces": traces, "metrics": {"inspectedBytes": "1024", "completedJobs": 1, "totalJobs": 1}}
     backend.set_route(Route.from_dict({"path": "/api/search", "params": {"q": query}, "json": body}))
+
+
+def use_prometheus_feature_flag(cluster: FakeCluster) -> None:
+    """Swap --web.enable-remote-write-receiver for the deprecated --enable-feature=remote-write-receiver."""
+    args = container(cluster, "prometheus")["args"]
+    if "--web.enable-remote-write-receiver" in args:
+        args.remove("--web.enable-remote-write-receiver")
+    args.append("--enable-feature=remote-write-receiver")
+
+
+def set_prometheus_unready(cluster: FakeCluster) -> None:
+    """Show Prometheus as down: no ready replicas, and its endpoint addresses moved to notReadyAddresses."""
+    with cluster.lock:
+        status = cluster.get("Deployment", NAMESPACE, "prometheus")["status"]
+        status.pop("readyReplicas", None)
+        status["availableReplicas"] = 0
+        for subset in cluster.get("Endpoints", NAMESPACE, "prometheus").get("subsets") or []:
+            subset["notReadyAddresses"] = subset.pop("addresses", [])
+
+
+def set_collector_metric(backend: FixtureBackend, sample: str, value: float) -> None:
+    """Set the value of one sample, e.g. ``name{label="x"}``, in the collector's /metrics fixture."""
+    route = backend.find("/metrics", {})
+    if route is None:
+        raise ValueError(f"backend {backend.name} has no /metrics route")
+    lines = route.body.decode().splitlines()
+    matching = [index for index, line in enumerate(lines) if line.startswith(sample + " ")]
+    if len(matching) != 1:
+        raise ValueError(f"expected one sample {sample} in {backend.name} /metrics, found {len(matching)}")
+    lines[matching[0]] = f"{sample} {value:g}"
+    backend.set_route(Route(path="/metrics", body=("\n".join(lines) + "\n").encode(), content_type=route.content_type))
+
