@@ -65,6 +65,8 @@ TEXT_BUDGET = TEXT_MAX - 100
 EVIDENCE_LINE_MAX = 300
 # The plain-text fallback of a message; Slack truncates ``text`` far later (40,000).
 FALLBACK_MAX = 3000
+# Messages one report or one Show evidence may post in a thread (each up to 50 sections).
+MAX_THREAD_MESSAGES = 5
 
 VERDICT_MARKS = {Verdict.PROBLEM: "❌", Verdict.HEALTHY: "✅", Verdict.INCONCLUSIVE: "⚠️"}
 PENDING_MARK = "⏳"
@@ -277,16 +279,21 @@ def render_evidence(document: dict[str, Any], lang: str, *, user: str) -> list[M
         lines.append(f"*{escape(tr(lang, 'report.commands'))}*")
         shell = [f"$ {escape(command)}" for command in commands]
         lines.extend(f"```{chunk}```" for chunk in _pack(shell, TEXT_BUDGET - 8))
-    return text_messages(lines, fallback=heading)
+    return text_messages(lines, fallback=heading, lang=lang)
 
 
-def text_messages(lines: list[str], *, fallback: str) -> list[Message]:
-    """Pack mrkdwn lines into as few messages as Block Kit limits allow (sections of ≤ budget)."""
+def text_messages(lines: list[str], *, fallback: str, lang: str) -> list[Message]:
+    """Pack mrkdwn lines into as few messages as Block Kit limits allow, at most ``MAX_THREAD_MESSAGES``.
+
+    Text beyond that is dropped with a note in ``lang``, so one huge log line cannot flood a thread.
+    """
     sections = [section(chunk) for chunk in _pack(lines, TEXT_BUDGET)]
-    per_message = MAX_BLOCKS
+    room = MAX_THREAD_MESSAGES * MAX_BLOCKS
+    if len(sections) > room:
+        sections = sections[: room - 1] + [section(escape(tr(lang, "slack.report.cut_thread")))]
     return [
-        Message(fallback[:FALLBACK_MAX], sections[start : start + per_message])
-        for start in range(0, len(sections), per_message)
+        Message(fallback[:FALLBACK_MAX], sections[start : start + MAX_BLOCKS])
+        for start in range(0, len(sections), MAX_BLOCKS)
     ]
 
 
@@ -393,20 +400,34 @@ def _overflow_messages(lines: list[str], lang: str, run_id: str) -> list[Message
     if not lines:
         return []
     heading = tr(lang, "slack.report.overflow", run_id=run_id)
-    return text_messages([f"*{escape(heading)}*", *lines], fallback=heading)
+    return text_messages([f"*{escape(heading)}*", *lines], fallback=heading, lang=lang)
 
 
 def _pack(lines: list[str], budget: int) -> list[str]:
-    """Join lines into chunks of at most ``budget`` characters; a longer line is cut to fit."""
+    """Join lines into chunks of at most ``budget`` characters; a longer line is split, not cut."""
     chunks: list[str] = []
     current = ""
     for line in lines:
-        line, _ = fit_text(line, budget)
-        if current and len(current) + 1 + len(line) > budget:
-            chunks.append(current)
-            current = line
-        else:
-            current = f"{current}\n{line}" if current else line
+        for piece in _split(line, budget):
+            if current and len(current) + 1 + len(piece) > budget:
+                chunks.append(current)
+                current = piece
+            else:
+                current = f"{current}\n{piece}" if current else piece
     if current:
         chunks.append(current)
     return chunks
+
+
+def _split(line: str, budget: int) -> list[str]:
+    """Split an escaped line into pieces of at most ``budget`` characters, never inside an entity."""
+    pieces = []
+    while len(line) > budget:
+        cut = budget
+        partial = _PARTIAL_ENTITY.search(line[:cut])
+        if partial is not None and partial.start() > 0:
+            cut = partial.start()
+        pieces.append(line[:cut])
+        line = line[cut:]
+    pieces.append(line)
+    return pieces

@@ -61,7 +61,7 @@ def list_messages(lang: str, playbooks: Iterable[Playbook]) -> list[Message]:
     lines = [f"*{escape(heading)}*"]
     lines.extend(f"• `{item.id}` {escape(item.title.get(lang))}" for item in ordered)
     lines.append(tr(lang, "slack.list.footer"))
-    return text_messages(lines, fallback=heading)
+    return text_messages(lines, fallback=heading, lang=lang)
 
 
 def did_you_mean(lang: str, query: str, choices: list[Choice]) -> Message:
