@@ -65,6 +65,11 @@ def check_permissions(check: Any) -> set[Permission]:
         if check.endpoints:
             needed.add(_for_kind("service", "get"))
         return needed
+    if kind == "config_by_label":
+        return {_for_kind("configmap", "list")}
+    if kind == "mount_ref":
+        workload_kind = check.workload.partition("/")[0]
+        return {_for_kind("configmap", "get"), _for_kind(_WORKLOAD_RESOURCES[workload_kind], "get")}
     raise ValueError(f"no permissions are known for check kind {kind!r}; add it to bot/rbac.py")
 
 
