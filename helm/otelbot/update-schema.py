@@ -3,12 +3,12 @@
 
     python helm/otelbot/update-schema.py
 
-The chart renders `config` into the settings file the bot reads, so the schema of `config` is
-the JSON Schema of ``bot.config.Settings`` with three changes: secret fields (tokens, the Redis
-URL, passwords) are removed because they come from Secrets, and `playbooks`, `slack.mode`,
-`slack.port` and `slack.host` are removed because the chart sets them as environment variables,
-which override the file. Run it after changing ``bot/config.py``; tests/chart fails while the
-committed schema differs from this output. The rest of values.schema.json is edited by hand.
+The chart renders `config` into the settings file the bot reads, so the schema of `config` is the
+JSON Schema of ``bot.config.Settings`` with two kinds of fields removed. Secret fields (tokens,
+the Redis URL, passwords) go, because they come from Secrets. `playbooks`, `slack.mode`,
+`slack.port` and `slack.host` go, because the chart sets them as environment variables, which
+override the file. Run it after changing ``bot/config.py``: tests/chart fails while the committed
+schema differs from this output. The rest of values.schema.json is edited by hand.
 """
 
 from __future__ import annotations

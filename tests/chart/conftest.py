@@ -1,7 +1,7 @@
 """Render helm/otelbot with Helm's own engine (helm-python-sdk, no helm binary, no cluster).
 
-The value sets below are the combinations the chart supports; every test that loops over them
-checks each one.
+The value sets below are the combinations the chart supports. Tests that take the ``rendered``
+fixture run once for each of them.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import pytest
 
 from tests.chart.conftest import CHART_DIR, KUBE_VERSION, NAMESPACE, RELEASE, VALUE_SETS, Rendered
 
-# Custom resources have no schema in kubernetes-validate; their tests check them field by field.
+# kubernetes-validate has no schema for custom resources, so their tests check them field by field.
 CUSTOM_KINDS = {"ServiceMonitor"}
 
 
@@ -82,12 +82,14 @@ def test_service_selects_bot_pods(rendered: Rendered) -> None:
             assert service["spec"]["ports"][0]["targetPort"] == "http"
 
 
-def test_http_mode_has_service_and_socket_mode_has_none(render) -> None:
-    socket = render(VALUE_SETS["default"])
-    http = render(VALUE_SETS["http-3-replicas-external-redis"])
+def test_socket_mode_has_no_service(render) -> None:
+    assert render(VALUE_SETS["default"]).of_kind("Service") == []
 
-    assert socket.of_kind("Service") == []
-    assert http.one("Service", RELEASE)["spec"]["ports"][0]["port"] == 80
+
+def test_http_mode_has_service(render) -> None:
+    service = render(VALUE_SETS["http-3-replicas-external-redis"]).one("Service", RELEASE)
+
+    assert service["spec"]["ports"][0]["port"] == 80
 
 
 def test_ingress_routes_slack_events_to_service(render) -> None:

@@ -114,7 +114,7 @@ def test_default_values_pass_schema(chart) -> None:
 
 
 def start_pod_locally(rendered: Rendered, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Lay out the pod's mounted files under ``tmp_path`` and set its environment; return the playbook dir."""
+    """Write the pod's mounted files under ``tmp_path``, set its environment and return the playbook directory."""
     config_dir = tmp_path / "config"
     playbook_dir = tmp_path / "playbooks"
     config_dir.mkdir()
@@ -171,3 +171,10 @@ def test_extra_playbooks_load_beside_built_in(render, tmp_path: Path, monkeypatc
     assert "team-spanmetrics" in ids
     assert "team-spanmetrics-map" in ids
     assert catalog.playbooks.by_id["spanmetrics-missing"].path == playbook_dir / "spanmetrics-missing.yaml"
+
+
+def test_null_removes_default_backend(render) -> None:
+    rendered = render(values_with(config={"backends": {"grafana": None}}))
+
+    settings = yaml.safe_load(rendered.one("ConfigMap", "otelbot-config")["data"]["settings.yaml"])
+    assert sorted(settings["backends"]) == ["otel-collector", "prometheus", "tempo"]
