@@ -130,6 +130,17 @@ def test_missing_dashboard_configmap_reports_cause(sandbox, run_cli) -> None:
     assert result.check("dashboard-mounts")["status"] == "pass"
 
 
+def test_mount_without_volume_reports_cause(sandbox, run_cli) -> None:
+    pod_spec = sandbox.cluster.get("Deployment", "wealist-prod", "grafana")["spec"]["template"]["spec"]
+    pod_spec["volumes"] = [volume for volume in pod_spec["volumes"] if volume["name"] != "dashboards-slo"]
+
+    result = diagnose(run_cli)
+
+    assert result.cause_ids() == ["dashboard-provider-path-wrong"]
+    assert "names volume dashboards-slo, which the pod spec does not define" in evidence(result, "provider-path-mounts")
+    assert result.check("dashboard-mounts")["status"] == "pass"
+
+
 def test_missing_provider_reports_cause(sandbox, run_cli) -> None:
     def drop_otel_native(config):
         config["providers"] = [item for item in config["providers"] if item["name"] != "v3-otel-native"]
