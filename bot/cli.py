@@ -276,5 +276,55 @@ def serve(config: Optional[Path] = ConfigOption) -> None:
         raise _fail(str(exc)) from exc
 
 
+@app.command()
+def query(
+    name: Optional[str] = typer.Argument(None, help="Query name; `list` or nothing lists the names."),
+    service: Optional[str] = typer.Option(None, "--service", help="Service to look at (service_name, client or server label), e.g. user-service; every service when unset."),
+    window: Optional[str] = typer.Option(None, "--window", help="Range of rate() as a PromQL duration, e.g. 5m or 1h; the query's own default when unset."),
+    kubeconfig: Optional[Path] = typer.Option(None, "--kubeconfig", help="kubeconfig file; KUBECONFIG or ~/.kube/config when unset."),
+    context: Optional[str] = typer.Option(None, "--context", help="kubeconfig context; the current one when unset."),
+    namespace: Optional[str] = typer.Option(None, "--namespace", "-n", help="Namespace of the monitoring stack."),
+    config: Optional[Path] = ConfigOption,
+    lang: Optional[str] = LangOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Run a named PromQL query (rates, error rates, latency, service graph, SLOs) and print the values for people.
+
+    Exit codes: 0 printed (also when the result is empty), 2 unknown name or invalid --service or
+    --window, 3 Prometheus could not be reached or rejected the query.
+    """
+    from bot.queries import load_queries, prepare_query, run_query
+    from bot.report.query import render_query_json, render_query_list, render_query_text
+
+    mode = "kubeconfig" if kubeconfig or context else None
+    settings = _settings(config, kubeconfig=kubeconfig, context=context, namespace=namespace, mode=mode)
+    language = _lang(settings, lang)
+    try:
+        definitions = load_queries(settings.queries.file)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from exc
+    if name is None or name == "list":
+        typer.echo(render_query_list(definitions, language, as_json=as_json))
+        return
+    try:
+        prepared = prepare_query(definitions, name, service=service, window=window, max_window=settings.queries.max_window)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from exc
+
+    async def execute():
+        async with open_runtime(settings) as runtime:
+            timeout = settings.checks.default_timeout_s
+            return await run_query(runtime.context(), prepared, backend=settings.queries.backend, timeout_s=timeout)
+
+    try:
+        result = asyncio.run(execute())
+    except OtelbotError as exc:
+        raise _fail(str(exc)) from exc
+    failed = result.error is not None
+    typer.echo(render_query_json(result, language) if as_json else render_query_text(result, language), err=failed and not as_json)
+    if failed:
+        raise typer.Exit(EXIT_CODES[Verdict.INCONCLUSIVE])
+
+
 if __name__ == "__main__":
     main()

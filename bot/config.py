@@ -26,6 +26,7 @@ __all__ = [
     "Lang",
     "MatchSettings",
     "PlaybookSettings",
+    "QuerySettings",
     "Settings",
     "SlackSettings",
     "StateSettings",
@@ -35,6 +36,7 @@ __all__ = [
 Lang = Literal["ko", "en"]
 
 REPO_PLAYBOOKS = Path(__file__).resolve().parent.parent / "playbooks"
+REPO_QUERIES = Path(__file__).resolve().parent.parent / "queries" / "queries.yaml"
 
 _config_file: ContextVar[Path | None] = ContextVar("otelbot_config_file", default=None)
 
@@ -145,6 +147,16 @@ class PlaybookSettings(_Section):
     )
 
 
+class QuerySettings(_Section):
+    """Named PromQL queries of `otelbot query`: their file and the backend that runs them."""
+
+    file: Path = Field(default=REPO_QUERIES, description="YAML file of named queries.")
+    backend: str = Field(default="prometheus", description="Backend that runs the queries (serves /api/v1/query).")
+    max_window: str = Field(
+        default="31d", pattern=r"^(\d+(ms|s|m|h|d|w|y))+$", description="Longest --window accepted, as a PromQL duration."
+    )
+
+
 class SlackSettings(_Section):
     """Slack app credentials and behaviour."""
 
@@ -211,6 +223,7 @@ class Settings(BaseSettings):
     checks: CheckSettings = Field(default_factory=CheckSettings, description="Check execution.")
     matching: MatchSettings = Field(default_factory=MatchSettings, description="Symptom matching.")
     playbooks: PlaybookSettings = Field(default_factory=PlaybookSettings, description="Playbook locations.")
+    queries: QuerySettings = Field(default_factory=QuerySettings, description="Named PromQL queries.")
     slack: SlackSettings = Field(default_factory=SlackSettings, description="Slack app.")
     state: StateSettings = Field(default_factory=StateSettings, description="State store.")
     log_format: Literal["text", "json"] = Field(default="text", description="Log line format.")
