@@ -2,10 +2,10 @@
 
 Every message comes with a plain-text ``text`` fallback (notifications, screen readers, clients
 without blocks). Slack rejects a message that breaks a Block Kit limit, so the renderers keep
-within them: at most 50 blocks a message, 3,000 characters a text object, 150 a header, 75 a
-button label and 2,000 a button value (Block Kit reference, checked against the validators of
-slack_sdk 3.48). What does not fit is cut with a note, and the full text is returned as
-``overflow`` messages for the report's thread.
+within them. The limits are 50 blocks a message, 3,000 characters a text object, 150 a header,
+75 a button label and 2,000 a button value (Block Kit reference, and the validators of slack_sdk
+3.48). What does not fit is cut with a note, and the full text is returned as ``overflow``
+messages for the report's thread.
 
 This module imports nothing from Slack's libraries; ``bot/slack/`` sends what it returns.
 """
@@ -58,8 +58,8 @@ BUTTON_LABEL_MAX = 75
 BUTTON_VALUE_MAX = 2000
 CONTEXT_ELEMENTS_MAX = 10
 ACTIONS_ELEMENTS_MAX = 25
-# NOTE: Python counts code points; if Slack counts an emoji as two characters, a text right at
-# the limit could still be rejected, so texts are cut 100 characters early.
+# NOTE: Python counts code points. Slack may count an emoji as two characters, so texts are cut
+# 100 characters early to keep a text near the limit from being rejected.
 TEXT_BUDGET = TEXT_MAX - 100
 # One evidence line in the report; a longer one is cut and shown whole in the thread.
 EVIDENCE_LINE_MAX = 300
@@ -102,7 +102,7 @@ class Changes:
 
 @dataclass(frozen=True)
 class Recheck:
-    """Who pressed Recheck, when, and what changed."""
+    """A Recheck press: the user, the time, and the changes since the previous run."""
 
     user: str
     at: datetime
@@ -120,7 +120,7 @@ class Alternative:
 
 @dataclass(frozen=True)
 class ReportContext:
-    """What the report shows besides the diagnosis: who asked for what, and the button values."""
+    """Report content besides the diagnosis: the requester, the request and the button values."""
 
     requester: str
     request: str

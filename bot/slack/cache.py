@@ -1,4 +1,4 @@
-"""A small in-process cache with expiry, for answers of Slack look-ups (locales, channel names)."""
+"""A small in-process cache with expiry, for results of Slack look-ups (locales, channel names)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Which channels are incident channels: configured ids, or name patterns such as ``inc-*``."""
+"""Incident channels: configured channel ids, or name patterns such as ``inc-*``."""
 
 from __future__ import annotations
 

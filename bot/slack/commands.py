@@ -7,7 +7,7 @@
     help                     show usage
 
 Slack escapes ``&``, ``<`` and ``>`` in message and command text and writes user mentions as
-``<@U123>``; both are undone here so the matcher sees what the person typed.
+``<@U123>``; both are undone here, so the matcher gets the text the person typed.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ _LINK = re.compile(r"<((?:https?|mailto):[^|>]+)(?:\|([^>]*))?>")
 
 
 class Subcommand(StrEnum):
-    """What a request asks for."""
+    """The action a request names."""
 
     WHY = "why"
     CHECK = "check"
@@ -65,7 +65,7 @@ def strip_mentions(text: str) -> str:
 def parse_request(text: str) -> Request:
     """Parse the text after ``/otel`` (or after the mention) into a request.
 
-    An empty text asks for the help. A first word that is no subcommand starts a symptom.
+    An empty text is a help request. A first word that is no subcommand starts a symptom.
     """
     words = unescape(strip_mentions(text)).split()
     if not words:

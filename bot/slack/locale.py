@@ -21,7 +21,7 @@ def lang_from_locale(locale: str, default: str) -> str:
 
 
 class LocaleResolver:
-    """Find a user's reply language with ``users.info``; answers are cached for ``ttl_s``."""
+    """Find a user's reply language with ``users.info``. Results are cached for ``ttl_s`` seconds."""
 
     def __init__(self, slack: SlackClient, *, default: str, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._slack = slack
@@ -29,7 +29,7 @@ class LocaleResolver:
         self._cache: TTLCache[str] = TTLCache(ttl_s=ttl_s, max_entries=10_000, clock=clock)
 
     async def lang_for(self, user: str) -> str:
-        """Return ``ko`` or ``en`` for ``user``; the default language when Slack cannot say."""
+        """Return ``ko`` or ``en`` for ``user``, or the default when Slack returns no Korean or English locale."""
         cached = self._cache.get(user)
         if cached is not None:
             return cached

@@ -53,7 +53,7 @@ ALTERNATIVES_MAX = 2
 
 @dataclass(frozen=True)
 class Origin:
-    """Where a request came from: the report goes to ``thread_ts``, or starts its own thread when empty."""
+    """Source of a request: channel, user, and the thread for the report (empty: the report starts its own)."""
 
     channel: str
     user: str
@@ -61,7 +61,7 @@ class Origin:
 
 
 class Outcome(StrEnum):
-    """What became of a button press; every value but DONE names the notice the presser gets."""
+    """Result of a button press. Every value but DONE is the catalog key of the notice the presser gets."""
 
     DONE = "done"
     EXPIRED = "slack.expired"

@@ -1,8 +1,8 @@
 """Run the Slack app: the HTTP server (health, and Slack requests in HTTP mode) and Socket Mode.
 
-``serve`` is the composition root of ``otelbot serve``: it builds every service from settings,
-starts them, waits for SIGTERM or SIGINT (or ``stop`` in tests), then stops them in order: no new
-requests, running diagnoses awaited up to ``slack.shutdown_timeout_s``, then connections closed.
+``serve`` is the composition root of ``otelbot serve``. It builds every service from settings,
+starts them and waits for SIGTERM or SIGINT (or ``stop`` in tests). Then it stops taking requests,
+waits up to ``slack.shutdown_timeout_s`` for running diagnoses, and closes the connections.
 """
 
 from __future__ import annotations

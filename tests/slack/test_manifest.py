@@ -1,4 +1,4 @@
-"""The app manifest asks for what the app uses: no more, no less."""
+"""The app manifest requests what the app uses: no more, no less."""
 
 from __future__ import annotations
 

@@ -28,7 +28,8 @@ def test_why_reports_cause_then_recheck_shows_fix(make_bot, slack_api, without_r
     assert response.status_code == 200
     post = first_post(slack_api, channel=CHANNEL_GENERAL)
     assert "thread_ts" not in post.args, "a slash command report starts its own thread"
-    assert "Running" in post.text and "checks" in post.text
+    assert "Running" in post.text
+    assert "checks" in post.text
     assert f"<@{USER_EN}>" in post.text
     ts = post.answer["ts"]
 

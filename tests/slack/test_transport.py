@@ -18,7 +18,7 @@ from tests.support.slack_api import TEAM_ID
 
 
 class GatedProxy:
-    """A loopback HTTP proxy that holds every GET until ``release()``, so a run stays in progress."""
+    """A loopback HTTP proxy that delays every GET until ``release()``, so a run stays in progress."""
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream

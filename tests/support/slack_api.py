@@ -1,4 +1,4 @@
-"""A local Slack Web API for tests: it records every call and answers the way Slack does.
+"""A local Slack Web API for tests: it records every call and responds the way Slack does.
 
 It listens on 127.0.0.1 only and serves, in its own thread and event loop:
 
