@@ -171,9 +171,13 @@ def _cause_finding(cause, variables: dict[str, str]) -> CauseFinding:
         patch_path=_fill(cause.patch.path, variables),
         patch_format=cause.patch.format,
         patch_content=_fill(cause.patch.content, variables),
-        patch_note=cause.patch.note,
+        patch_note=_fill_text(cause.patch.note, variables) if cause.patch.note else None,
         verify=[_fill(command, variables) for command in cause.verify],
     )
+
+
+def _fill_text(text: LocalizedText, variables: dict[str, str]) -> LocalizedText:
+    return LocalizedText(ko=_fill(text.ko, variables), en=_fill(text.en, variables))
 
 
 def _fill(text: str, variables: dict[str, str]) -> str:

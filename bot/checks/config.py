@@ -18,7 +18,7 @@ from bot.checks.base import CheckBase, CheckContext, CheckOutcome, Evidence, eva
 from bot.errors import ClusterNotFound
 from bot.i18n import both
 
-__all__ = ["ConfigCheck", "ParseFailure", "parse_document", "read_config", "run"]
+__all__ = ["ConfigCheck", "ParseFailure", "excerpt", "parse_document", "read_config", "run"]
 
 
 class ConfigCheck(CheckBase):
@@ -96,13 +96,13 @@ async def run(check: ConfigCheck, ctx: CheckContext) -> CheckOutcome:
             document = parse_document(text, key=key, format=check.format)
         except ParseFailure as exc:
             failure = both("evidence.config_parse_failed", where=where, key=key, line=exc.line or "?", column=exc.column or "?", message=str(exc))
-            evidence.append(Evidence(text=failure, ok=False, detail=_excerpt(text, exc.line)))
+            evidence.append(Evidence(text=failure, ok=False, detail=excerpt(text, exc.line)))
             continue
         evidence.extend(evaluate_assertions(check.expect, document, prefix=f"{key}: " if several else ""))
     return CheckOutcome.from_evidence(evidence)
 
 
-def _excerpt(text: str, line: int | None, context: int = 2) -> str | None:
+def excerpt(text: str, line: int | None, context: int = 2) -> str | None:
     """Return the lines around ``line``, numbered, to show where a parse failed."""
     if line is None:
         return None

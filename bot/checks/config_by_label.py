@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import Field
 
 from bot.checks.base import CheckBase, CheckContext, CheckOutcome, Evidence, evaluate_assertions
-from bot.checks.config import ParseFailure, _excerpt, parse_document
+from bot.checks.config import ParseFailure, excerpt, parse_document
 from bot.errors import ClusterNotFound
 from bot.i18n import LocalizedText, both
 
@@ -83,7 +83,7 @@ def _parse_failure(
     # The config and service_ref kinds still pass key= and fail the same way.
     message = both("evidence.configs_parse_failed", where=where, config_key=key, line=exc.line or "?", column=exc.column or "?", message=str(exc))
     ok = False if check.invalid == "fail" else None
-    return Evidence(text=message, ok=ok, detail=_excerpt(text, exc.line))
+    return Evidence(text=message, ok=ok, detail=excerpt(text, exc.line))
 
 
 def _located(item: Evidence, location: str) -> Evidence:

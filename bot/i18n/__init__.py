@@ -54,7 +54,7 @@ def _flatten(node: dict[str, Any], prefix: str = ""):
             yield name, str(value)
 
 
-def tr(lang: str, key: str, **fields: Any) -> str:
+def tr(lang: str, key: str, /, **fields: Any) -> str:
     """Look up ``key`` in the catalog of ``lang`` and fill its fields.
 
     Raises KeyError for a key missing from the catalog, so a typo fails in tests, not in Slack.
@@ -63,6 +63,6 @@ def tr(lang: str, key: str, **fields: Any) -> str:
     return template.format(**fields) if fields else template
 
 
-def both(key: str, **fields: Any) -> LocalizedText:
+def both(key: str, /, **fields: Any) -> LocalizedText:
     """Return ``key`` filled in both languages."""
     return LocalizedText(ko=tr("ko", key, **fields), en=tr("en", key, **fields))

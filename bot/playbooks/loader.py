@@ -209,6 +209,8 @@ def _placeholder_problems(playbook: Playbook, path: Path, known_variables: set[s
     for cause in playbook.causes:
         texts.append((f"causes.{cause.id}.patch.path", cause.patch.path))
         texts.append((f"causes.{cause.id}.patch.content", cause.patch.content))
+        if cause.patch.note is not None:
+            texts.append((f"causes.{cause.id}.patch.note", cause.patch.note.ko + cause.patch.note.en))
         texts.extend((f"causes.{cause.id}.verify", command) for command in cause.verify)
     texts.extend(("commands", command) for command in playbook.commands)
     for where, text in texts:

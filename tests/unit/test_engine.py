@@ -202,3 +202,25 @@ def test_wrong_token_is_unauthorized(sandbox) -> None:
     result = diagnose(sandbox, playbook([check]))
 
     assert "HTTP 401" in result.finding("deploy").reason.en
+
+
+def test_unparsable_config_names_line_and_column(sandbox) -> None:
+    document = sandbox.cluster.get("ConfigMap", "wealist-prod", "tempo")
+    document["data"]["tempo.yaml"] = "server:\n  http_listen_port: [3200\n"
+    check = {"id": "config", "kind": "config", "title": TEXT, "configmap": "tempo", "key": "tempo.yaml", "expect": [{"path": "server", "exists": True}]}
+
+    result = diagnose(sandbox, playbook([check]))
+
+    finding = result.finding("config")
+    assert finding.status is CheckStatus.FAIL
+    assert "configmap wealist-prod/tempo key tempo.yaml does not parse at line 3, column 1" in finding.evidence[0].text.en
+
+
+def test_missing_config_key_is_error_with_name(sandbox) -> None:
+    check = {"id": "config", "kind": "config", "title": TEXT, "configmap": "tempo", "key": "nope.yaml"}
+
+    result = diagnose(sandbox, playbook([check]))
+
+    finding = result.finding("config")
+    assert finding.status is CheckStatus.ERROR
+    assert "has no key nope.yaml" in finding.reason.en
