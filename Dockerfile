@@ -35,7 +35,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     HOME=/tmp \
-    OTELBOT_PLAYBOOKS__DIRS='["/app/playbooks","/etc/otelbot/playbooks"]'
+    OTELBOT_PLAYBOOKS__DIRS='["/app/playbooks","/etc/otelbot/playbooks"]' \
+    OTELBOT_QUERIES__FILE=/app/queries/queries.yaml
 
 RUN groupadd --system --gid 10001 otelbot \
     && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
@@ -44,6 +45,7 @@ RUN groupadd --system --gid 10001 otelbot \
 
 COPY --from=build /opt/venv /opt/venv
 COPY playbooks /app/playbooks
+COPY queries /app/queries
 
 WORKDIR /app
 USER 10001:10001

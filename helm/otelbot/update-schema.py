@@ -5,9 +5,9 @@
 
 The chart renders `config` into the settings file the bot reads, so the schema of `config` is the
 JSON Schema of ``bot.config.Settings`` with two kinds of fields removed. Secret fields (tokens,
-the Redis URL, passwords) go, because they come from Secrets. `playbooks`, `slack.mode`,
-`slack.port` and `slack.host` go, because the chart sets them as environment variables, which
-override the file. Run it after changing ``bot/config.py``: tests/chart fails while the committed
+the Redis URL, passwords) go, because they come from Secrets. `playbooks`, `queries.file`,
+`slack.mode`, `slack.port` and `slack.host` go, because the chart sets them as environment
+variables, which override the file. Run it after changing ``bot/config.py``: tests/chart fails while the committed
 schema differs from this output. The rest of values.schema.json is edited by hand.
 """
 
@@ -22,7 +22,7 @@ SCHEMA_FILE = Path(__file__).resolve().parent / "values.schema.json"
 REPO_DIR = Path(__file__).resolve().parents[2]
 
 # Settings that the chart passes as environment variables, by model and field.
-CHART_OWNED = {"Settings": {"playbooks"}, "SlackSettings": {"mode", "port", "host"}}
+CHART_OWNED = {"Settings": {"playbooks"}, "SlackSettings": {"mode", "port", "host"}, "QuerySettings": {"file"}}
 _DROPPED_KEYS = {"title", "default"}
 _DROPPED_FORMATS = {"path", "password"}
 

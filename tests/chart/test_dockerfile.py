@@ -221,7 +221,7 @@ def test_copy_sources_exist_in_build_context(dockerfile) -> None:
                     relative = item.relative_to(REPO_DIR).as_posix()
                     assert not dockerignore_excludes(relative, patterns), f"line {instruction.line}: .dockerignore leaves out {relative}"
                 copied.append(source)
-    assert {"requirements.lock", "pyproject.toml", "bot", "playbooks"} <= set(copied)
+    assert {"requirements.lock", "pyproject.toml", "bot", "playbooks", "queries"} <= set(copied)
 
 
 def test_dockerignore_keeps_secrets_out() -> None:
@@ -237,6 +237,7 @@ def test_playbooks_are_baked_in(final_stage: Stage) -> None:
     runs = " ".join(item.arguments for item in final_stage.all("RUN"))
 
     assert ["playbooks", "/app/playbooks"] in copies
+    assert ["queries", "/app/queries"] in copies
     assert "mkdir -p /etc/otelbot/playbooks" in runs
 
 
@@ -246,7 +247,10 @@ def test_runtime_environment(final_stage: Stage, monkeypatch: pytest.MonkeyPatch
     assert env["PYTHONDONTWRITEBYTECODE"] == "1"
     assert env["HOME"] == "/tmp", "the only writable path on a read-only root filesystem"
     monkeypatch.setenv("OTELBOT_PLAYBOOKS__DIRS", env["OTELBOT_PLAYBOOKS__DIRS"])
-    assert [str(path) for path in load_settings().playbooks.dirs] == ["/app/playbooks", "/etc/otelbot/playbooks"]
+    monkeypatch.setenv("OTELBOT_QUERIES__FILE", env["OTELBOT_QUERIES__FILE"])
+    settings = load_settings()
+    assert [str(path) for path in settings.playbooks.dirs] == ["/app/playbooks", "/etc/otelbot/playbooks"]
+    assert str(settings.queries.file) == "/app/queries/queries.yaml"
 
 
 class _HealthHandler(BaseHTTPRequestHandler):

@@ -72,6 +72,7 @@ def test_bad_combination_fails(render, values: dict, message: str) -> None:
         (values_with(config={"slack": {"bot_token": "xoxb-1"}}), r"at '/config/slack': additional properties 'bot_token' not allowed"),
         (values_with(config={"state": {"redis_url": "redis://x"}}), r"at '/config/state': additional properties 'redis_url' not allowed"),
         (values_with(config={"playbooks": {"dirs": ["/x"]}}), r"at '/config': additional properties 'playbooks' not allowed"),
+        (values_with(config={"queries": {"file": "/x.yaml"}}), r"at '/config/queries': additional properties 'file' not allowed"),
         (values_with(redis={"url": "http://redis:6379"}), r"at '/redis/url'"),
         (values_with(extraPlaybooks={"notes.txt": "id: x"}), r"'notes.txt' does not match pattern"),
         (values_with(unknownKey=True), r"additional properties 'unknownKey' not allowed"),
@@ -88,6 +89,7 @@ def test_bad_combination_fails(render, values: dict, message: str) -> None:
         "token-in-config",
         "redis-url-in-config",
         "playbook-dirs-in-config",
+        "queries-file-in-config",
         "redis-url-scheme",
         "playbook-file-name",
         "unknown-key",
@@ -148,6 +150,7 @@ def test_bot_accepts_rendered_settings(render, tmp_path: Path, monkeypatch: pyte
     assert settings.slack.bot_token.get_secret_value() == SOCKET_TOKENS["botToken"]
     assert settings.slack.app_token.get_secret_value() == SOCKET_TOKENS["appToken"]
     assert settings.log_format == "json"
+    assert str(settings.queries.file) == "/app/queries/queries.yaml"
 
 
 def test_bot_accepts_http_mode_settings(render, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
