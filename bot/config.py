@@ -89,6 +89,8 @@ def _default_targets() -> dict[str, dict[str, str]]:
             "config_key": "tempo.yaml",
             "service": "tempo",
             "pvc": "tempo",
+            "overrides_configmap": "tempo",
+            "overrides_key": "overrides.yaml",
         },
         "grafana": {
             "deployment": "grafana",

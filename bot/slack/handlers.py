@@ -22,6 +22,7 @@ from bot.slack.client import SlackCallError, SlackClient
 from bot.slack.commands import Request, Subcommand, parse_request, strip_mentions, unescape
 from bot.slack.locale import LocaleResolver
 from bot.slack.messages import did_you_mean, help_message, list_messages, notice, suggestion
+from bot.slack.queries import NamedQueries
 from bot.slack.runner import DiagnosisRunner, Origin, Outcome, input_problem
 from bot.slack.tasks import TaskTracker
 from bot.state import StateStore
@@ -87,6 +88,7 @@ class Handlers:
         slack: SlackClient,
         locales: LocaleResolver,
         channels: IncidentChannels,
+        queries: NamedQueries,
         tracker: TaskTracker,
     ) -> None:
         self._settings = settings
@@ -96,6 +98,7 @@ class Handlers:
         self._slack = slack
         self._locales = locales
         self._channels = channels
+        self._queries = queries
         self._tracker = tracker
 
     # Bolt listeners: acknowledge, then hand the work to a tracked task.
@@ -229,8 +232,7 @@ class Handlers:
         elif request.subcommand is Subcommand.LIST:
             await reply.send(list_messages(lang, self._catalog.playbooks))
         elif request.subcommand is Subcommand.QUERY:
-            # TODO: run the named query once bot/queries.py exists; until then say it is unavailable.
-            await reply.send([notice(lang, "slack.query_unavailable")])
+            await reply.send(await self._queries.reply(request.query_name, request.service, lang))
         elif request.subcommand is Subcommand.CHECK:
             await self._check(request, origin, lang, reply)
         else:

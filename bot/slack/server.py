@@ -23,6 +23,7 @@ from bot.slack.channels import IncidentChannels
 from bot.slack.client import SlackClient, build_web_client
 from bot.slack.handlers import Handlers
 from bot.slack.locale import LocaleResolver
+from bot.slack.queries import NamedQueries
 from bot.slack.runner import DiagnosisRunner
 from bot.slack.tasks import TaskTracker
 from bot.state import StateStore, open_store
@@ -71,6 +72,7 @@ class SlackService:
             slack=slack,
             locales=LocaleResolver(slack, default=settings.lang, ttl_s=settings.slack.locale_cache_s),
             channels=self._channels,
+            queries=NamedQueries(settings, runtime),
             tracker=self._tracker,
         )
         self._app = build_app(settings.slack, client=self._web_client, handlers=handlers)

@@ -198,9 +198,32 @@ def test_unknown_run_id_runs_nothing(make_bot, slack_api, value: str) -> None:
     assert not slack_api.calls("chat.postMessage")
 
 
-def test_query_not_available_yet(make_bot, slack_api) -> None:
+def test_query_list_names_the_queries(make_bot, slack_api) -> None:
     bot = make_bot()
 
-    bot.command("query red user-service", user=USER_EN)
+    bot.command("query list", user=USER_EN)
 
-    assert "Named queries are not available" in ephemeral(slack_api).text
+    reply = ephemeral(slack_api)
+    assert "request-rate" in reply.text
+    assert "error-rate" in reply.text
+
+
+def test_query_runs_against_prometheus(make_bot, slack_api, sandbox, prometheus_with_receiver: PrometheusProcess) -> None:
+    sandbox.route_service("prometheus", 9090, prometheus_with_receiver.url)
+    bot = make_bot()
+
+    bot.command("query request-rate user-service", user=USER_KO)
+
+    reply = ephemeral(slack_api)
+    assert "user-service" in reply.text
+    assert "```" in reply.text
+
+
+def test_unknown_query_says_why(make_bot, slack_api) -> None:
+    bot = make_bot()
+
+    bot.command("query no-such-query", user=USER_EN)
+
+    reply = ephemeral(slack_api)
+    assert "Could not run query `no-such-query`" in reply.text
+    assert "unknown query" in reply.text

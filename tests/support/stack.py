@@ -138,3 +138,13 @@ def set_collector_metric(backend: FixtureBackend, sample: str, value: float) -> 
     lines[matching[0]] = f"{sample} {value:g}"
     backend.set_route(Route(path="/metrics", body=("\n".join(lines) + "\n").encode(), content_type=route.content_type))
 
+
+def set_ready_replicas(cluster: FakeCluster, deployment: str, count: int) -> None:
+    """Set a Deployment's ready and available replica counts. At 0 the status has no readyReplicas, as in Kubernetes."""
+    with cluster.lock:
+        status = cluster.get("Deployment", NAMESPACE, deployment)["status"]
+        status["availableReplicas"] = count
+        if count:
+            status["readyReplicas"] = count
+        else:
+            status.pop("readyReplicas", None)
