@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 
 class NamedQueries:
-    """Run the queries of ``queries.file`` through the cluster's Prometheus, read-only like the checks."""
+    """The named queries of ``queries.file``, run read-only through the cluster's Prometheus like the checks."""
 
     def __init__(self, settings: Settings, runtime: Runtime) -> None:
         self._settings = settings
@@ -29,7 +29,7 @@ class NamedQueries:
         try:
             definitions = load_queries(self._settings.queries.file)
         except ConfigError as exc:
-            logger.warning("named queries are not available: %s", exc)
+            logger.warning("named queries are not available; check queries.file: %s", exc)
             return [_message(tr(lang, "slack.query_failed", name=escape(name), error=escape(str(exc))), lang)]
         if name == "list":
             return _code(render_query_list(definitions, lang), fallback=tr(lang, "slack.query_list"), lang=lang)
