@@ -1,12 +1,20 @@
-"""The combined check kind: source validation and the permissions it needs."""
+"""The combined check kind: source validation, reading sources from the sandbox, and permissions."""
 
 from __future__ import annotations
+
+import asyncio
 
 import pytest
 from pydantic import ValidationError
 
+from bot.app import open_runtime
 from bot.checks.combined import CombinedCheck, Source
+from bot.config import load_settings
+from bot.engine import run_playbook
+from bot.playbooks.schema import Playbook
 from bot.rbac import Permission, check_permissions
+from bot.sandbox import Route
+from tests.support.stack import set_config_text
 
 TITLE = {"ko": "테스트", "en": "test"}
 
@@ -68,3 +76,106 @@ def test_permissions_follow_sources() -> None:
         Permission("", "configmaps", "get"),
         Permission("", "services/proxy", "get"),
     }
+
+
+def _diagnose(sandbox, check: dict):
+    book = Playbook.model_validate(
+        {
+            "id": "combined-test",
+            "source": "test",
+            "title": TITLE,
+            "symptoms": {"ko": ["테스트"], "en": ["test"]},
+            "checks": [{"id": "combined", "kind": "combined", "title": TITLE, **check}],
+            "causes": [
+                {
+                    "id": "combined-failed",
+                    "title": TITLE,
+                    "explanation": TITLE,
+                    "when": {"any": {"combined": "fail"}},
+                    "patch": {"path": "x", "format": "text", "content": "y"},
+                }
+            ],
+        }
+    )
+    settings = load_settings(cluster={"kubeconfig": sandbox.kubeconfig, "mode": "kubeconfig"}, checks={"retries": 0})
+
+    async def run():
+        async with open_runtime(settings) as runtime:
+            return await run_playbook(book, runtime.context())
+
+    return asyncio.run(run()).findings[0]
+
+
+def test_sources_join_into_one_document(sandbox) -> None:
+    finding = _diagnose(
+        sandbox,
+        {
+            "sources": {
+                "deployment": {"resource": "deployment", "name": "{prometheus.deployment}"},
+                "collector": {"configmap": "{collector.configmap}", "key": "{collector.config_key}"},
+                "buildinfo": {"backend": "prometheus", "path": "/api/v1/status/buildinfo"},
+            },
+            "show": [{"path": "buildinfo.body.data.version", "label": {"ko": "버전", "en": "version"}}],
+            "expect": [
+                {"path": "deployment.spec.template.spec.containers[0].name", "equals": "prometheus"},
+                {"path": "collector.connectors.spanmetrics.namespace", "equals": "traces.spanmetrics"},
+                {"path": "buildinfo.status", "equals": 200},
+            ],
+        },
+    )
+
+    assert finding.status.value == "pass", [item.text.en for item in finding.evidence]
+    assert finding.evidence[0].text.en == "version: 2.47.2"
+    assert finding.evidence[0].ok is None
+
+
+def test_missing_sources_become_null(sandbox) -> None:
+    finding = _diagnose(
+        sandbox,
+        {
+            "sources": {
+                "deployment": {"resource": "deployment", "name": "no-such-deployment", "missing": "null"},
+                "key": {"configmap": "{collector.configmap}", "key": "absent.yaml", "missing": "null"},
+                "route": {"backend": "prometheus", "path": "/no/such/path", "missing": "null"},
+            },
+            "expect": [
+                {"path": "deployment", "exists": False},
+                {"path": "key", "exists": False},
+                {"path": "route", "exists": False},
+            ],
+        },
+    )
+
+    assert finding.status.value == "pass", [item.text.en for item in finding.evidence]
+
+
+def test_missing_source_is_an_error_by_default(sandbox) -> None:
+    finding = _diagnose(sandbox, {"sources": {"route": {"backend": "prometheus", "path": "/no/such/path"}}, "expect": [{"path": "route", "exists": True}]})
+
+    assert finding.status.value == "error"
+    assert finding.reason.en == "prometheus answered GET /no/such/path with HTTP 404"
+
+
+def test_unparsable_config_is_an_error(sandbox) -> None:
+    set_config_text(sandbox.cluster, "otel-collector-config", "config.yaml", "exporters: [unclosed")
+
+    finding = _diagnose(sandbox, {"sources": {"collector": {"configmap": "otel-collector-config", "key": "config.yaml"}}, "expect": [{"path": "collector", "exists": True}]})
+
+    assert finding.status.value == "error"
+    assert "config.yaml does not parse at line" in finding.reason.en
+
+
+def test_prometheus_text_body(sandbox) -> None:
+    sandbox.backends["otel-collector"].set_route(
+        Route(path="/metrics", body=b"# TYPE otelcol_process_uptime_seconds counter\notelcol_process_uptime_seconds_total 12\n", content_type="text/plain")
+    )
+
+    finding = _diagnose(
+        sandbox,
+        {
+            "sources": {"metrics": {"backend": "otel-collector", "path": "/metrics", "format": "prometheus"}},
+            "expect": [{"path": "metrics.body.otelcol_process_uptime_seconds_total[0].value", "equals": 12.0}],
+        },
+    )
+
+    assert finding.status.value == "pass", [item.text.en for item in finding.evidence]
