@@ -105,7 +105,8 @@ async def _run_checks(playbook: Playbook, ctx: CheckContext, on_finding: Finding
         needed = [await done[name] for name in check.needs]
         blocked = [finding.check_id for finding in needed if finding.status is not CheckStatus.PASS]
         if blocked:
-            finding = Finding(check.id, check.title, CheckStatus.SKIPPED, reason=both("reason.skipped", checks=", ".join(blocked)))
+            title = _fill_text(check.title, ctx.variables)
+            finding = Finding(check.id, title, CheckStatus.SKIPPED, reason=both("reason.skipped", checks=", ".join(blocked)))
         else:
             finding = await _run_check(check, ctx)
         done[check.id].set_result(finding)
@@ -134,7 +135,8 @@ async def _run_check(check: Check, ctx: CheckContext) -> Finding:
     duration_ms = int((time.perf_counter() - started) * 1000)
     evidence = [_redacted_evidence(item) for item in outcome.evidence]
     reason = _redacted_text(outcome.reason) if outcome.reason is not None else None
-    return Finding(check.id, check.title, outcome.status, evidence, reason, duration_ms)
+    title = _fill_text(check.title, ctx.variables)
+    return Finding(check.id, title, outcome.status, evidence, reason, duration_ms)
 
 
 def _redacted_text(text: LocalizedText) -> LocalizedText:

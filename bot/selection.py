@@ -15,7 +15,8 @@ __all__ = ["Selection", "clean_text", "extract_inputs", "select_playbook"]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 # A workload as people name it in a sentence: a Kubernetes name with a dash, such as user-service.
-_WORKLOAD = re.compile(r"(?<![\w./-])([a-z0-9]+(?:-[a-z0-9]+)+)(?![\w/-])")
+# ASCII classes on purpose: \w would count a Korean particle glued to the name (user-service에서) as part of it.
+_WORKLOAD = re.compile(r"(?<![a-z0-9_./-])([a-z0-9]+(?:-[a-z0-9]+)+)(?![a-z0-9_/-])")
 _WINDOW = re.compile(r"(?<![\w])(\d+[smhd])(?![\w])")
 
 

@@ -206,6 +206,7 @@ def _placeholder_problems(playbook: Playbook, path: Path, known_variables: set[s
     texts: list[tuple[str, str]] = []
     for check in playbook.checks:
         texts.extend((f"checks.{check.id}", text) for text in _strings(check.template_fields()))
+        texts.append((f"checks.{check.id}.title", check.title.ko + check.title.en))
     for cause in playbook.causes:
         texts.append((f"causes.{cause.id}.patch.path", cause.patch.path))
         texts.append((f"causes.{cause.id}.patch.content", cause.patch.content))

@@ -40,7 +40,6 @@ def test_phrase_names_the_workload(sandbox, run_cli) -> None:
     assert any("board-service" in line for line in result.check("sdk-init-log")["evidence"])
 
 
-@pytest.mark.xfail(strict=True, reason="extract_inputs misses a workload followed by a Korean particle, e.g. user-service에서")
 def test_korean_particle_after_workload(sandbox, run_cli) -> None:
     result = run_cli("diagnose", "user-service에서 트레이스가 안 나와요", "--json")
 
