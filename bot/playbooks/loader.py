@@ -1,8 +1,10 @@
 """Load playbook YAML files into validated models, with file and line on every error.
 
-Files are parsed with ruamel.yaml so a validation error can point at the line of the offending
-key. ``lint`` collects every problem of a set of files instead of stopping at the first, and
-also checks what a single file cannot show: duplicate ids and unknown {placeholders}.
+Valid files are parsed with libyaml (``fast_yaml``). A file that fails validation, or that
+libyaml might read differently, is parsed again with ruamel.yaml, whose tree keeps the line of
+every key, so the error can point at the line of the offending key. ``lint`` collects every
+problem of a set of files instead of stopping at the first, and also checks what a single file
+cannot show: duplicate ids and unknown {placeholders}.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from ruamel.yaml.error import MarkedYAMLError
 
 from bot.checks import KINDS
 from bot.errors import PlaybookError
+from bot.playbooks.fast_yaml import parse_plain
 from bot.playbooks.schema import Playbook
 from bot.playbooks.template import placeholders
 
@@ -70,6 +73,13 @@ def playbook_files(paths: Iterable[Path]) -> list[Path]:
 
 def load_file(path: Path) -> Playbook:
     """Parse and validate one playbook file; raises PlaybookError with the file and line."""
+    data = parse_plain(_read(path))
+    if isinstance(data, dict):
+        try:
+            return Playbook.model_validate(_plain(data))
+        except ValidationError:
+            pass  # parsed again below with ruamel.yaml, for the line of the error
+
     tree = _parse_yaml(path)
     try:
         return Playbook.model_validate(_plain(tree))
@@ -135,12 +145,16 @@ def lint(paths: Iterable[Path], *, known_variables: set[str]) -> tuple[list[Play
     return valid, problems
 
 
-def _parse_yaml(path: Path) -> Any:
-    yaml = YAML(typ="rt")
+def _read(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise PlaybookError(f"cannot read file: {exc.strerror}", path=str(path)) from exc
+
+
+def _parse_yaml(path: Path) -> Any:
+    yaml = YAML(typ="rt")
+    text = _read(path)
     try:
         tree = yaml.load(text)
     except MarkedYAMLError as exc:
@@ -152,9 +166,10 @@ def _parse_yaml(path: Path) -> Any:
 
 
 def _plain(node: Any) -> Any:
-    if isinstance(node, CommentedMap):
+    """Convert a parsed tree (ruamel.yaml's or libyaml's) to dicts with string keys, lists and plain scalars."""
+    if isinstance(node, dict):
         return {str(key): _plain(value) for key, value in node.items()}
-    if isinstance(node, CommentedSeq):
+    if isinstance(node, list):
         return [_plain(item) for item in node]
     if isinstance(node, str):
         return str(node)
