@@ -133,7 +133,7 @@ class CheckSettings(_Section):
 class MatchSettings(_Section):
     """How symptom text is matched to playbooks."""
 
-    threshold: float = Field(default=0.34, ge=0, le=1, description="Score below which no playbook matches.")
+    threshold: float = Field(default=0.3, ge=0, le=1, description="Score below which no playbook matches.")
     ambiguity_margin: float = Field(
         default=0.05, ge=0, le=1, description="Candidates within this score of the best make the match ambiguous."
     )

@@ -19,6 +19,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Iterable
 
+import numpy as np
 from rapidfuzz import process as fuzzy_process
 from rapidfuzz.distance import OSA
 
@@ -26,14 +27,17 @@ from bot.playbooks.schema import Playbook
 
 __all__ = ["Match", "Matcher", "SIGNATURE_SCORE", "normalize"]
 
-SIGNATURE_SCORE = 0.92
+SIGNATURE_SCORE = 0.9
 _WORD_WEIGHT = 0.6
 _GRAM_WEIGHT = 0.4
+# Share of the score from the best single phrase; the rest comes from the playbook's whole vocabulary.
+_PHRASE_WEIGHT = 0.6
 
 # Longest first, so 에서는 is cut before 는.
 _PARTICLES = sorted(
     ["이", "가", "은", "는", "을", "를", "에", "에서", "에서는", "에는", "으로", "로", "와", "과", "의", "도", "만",
-     "이랑", "랑", "까지", "부터", "이나", "나", "이요", "요", "이에요", "예요", "인데", "인데요", "이야", "야"],
+     "이랑", "랑", "까지", "부터", "이나", "나", "이요", "요", "이에요", "예요", "인데", "인데요", "이야", "야",
+     "끼리", "간", "별", "마다"],
     key=len,
     reverse=True,
 )
@@ -52,8 +56,28 @@ _TERMS: dict[str, str] = {
     "metrics generator": "metricsgenerator", "metrics-generator": "metricsgenerator", "metrics_generator": "metricsgenerator",
     "메트릭 제너레이터": "metricsgenerator", "메트릭 생성기": "metricsgenerator", "메트릭제너레이터": "metricsgenerator",
     "connection refused": "connrefused", "연결 거부": "connrefused", "연결이 거부": "connrefused",
+    "커넥션 리퓨즈드": "connrefused", "커넥션 거부": "connrefused",
     "context propagation": "propagation", "컨텍스트 전파": "propagation",
     "label_values": "labelvalues", "label values": "labelvalues",
+    # Coming and going (the service graph's store), as opposed to never there.
+    "나왔다 안 나왔다": "intermittent", "나왔다안나왔다": "intermittent", "됐다 안됐다": "intermittent",
+    "됐다안됐다": "intermittent", "보였다 안 보였다": "intermittent", "보였다가": "intermittent", "깜빡": "intermittent",
+    "간헐": "intermittent", "사라졌다": "intermittent", "사라졌다가": "intermittent", "사라져": "intermittent",
+    "사라지": "intermittent", "가끔": "intermittent", "들쭉날쭉": "intermittent", "중간중간": "intermittent",
+    "flicker": "intermittent", "flickers": "intermittent", "flickering": "intermittent", "disappear": "intermittent",
+    "disappears": "intermittent", "disappearing": "intermittent", "dissapear": "intermittent", "dissapearing": "intermittent", "come and go": "intermittent",
+    "comes and goes": "intermittent", "on and off": "intermittent", "flapping": "intermittent", "sometimes": "intermittent",
+    "의존성 그래프": "servicegraph", "dependency graph": "servicegraph", "의존 관계 그래프": "servicegraph",
+    "bad gateway": "badgateway", "배드 게이트웨이": "badgateway",
+    # Spans of one request that do not join up across services.
+    "parent-child": "parentspan", "parent child": "parentspan", "부모 자식": "parentspan", "부모-자식": "parentspan",
+    "부모 스팬": "parentspan", "부모스팬": "parentspan", "parent span": "parentspan", "root span not yet received": "parentspan",
+    "트레이스 아이디가 바뀌": "propagation", "trace id changes": "propagation", "traceparent": "propagation",
+    "not linked": "propagation", "aren't linked": "propagation", "연결되지 않": "propagation", "연결이 안": "propagation",
+    "별도 트레이스": "propagation", "separate traces": "propagation", "single service": "propagation",
+    # The whole backend rather than one service.
+    "모든 서비스": "allservices", "전체 서비스": "allservices", "all services": "allservices", "any service": "allservices",
+    "every service": "allservices", "아무 서비스": "allservices",
 }
 _WORDS: dict[str, str] = {
     "트레이스": "trace", "traces": "trace", "tracing": "trace", "트레이싱": "trace", "추적": "trace",
@@ -78,6 +102,13 @@ _WORDS: dict[str, str] = {
     "밀리초": "ms", "milliseconds": "ms", "millisecond": "ms", "초": "seconds",
     "디스크": "disk", "용량": "disk", "storage": "disk", "스토리지": "disk", "pvc": "disk",
     "환경변수": "env", "환경": "env", "environment": "env",
+    "generator": "metricsgenerator", "제너레이터": "metricsgenerator", "sigv4auth": "auth", "ctx": "context",
+    "컨텍스트": "context", "트레이서": "tracer", "오텔": "otel", "헬름": "helm", "데이타소스": "datasource", "데이터소스": "datasource",
+    "워터폴": "waterfall", "그룹핑": "grouping", "그룹화": "grouping", "grouping": "grouping", "group": "grouping",
+    "경로": "route", "라우트": "route", "routes": "route", "엔드포인트별": "endpoint", "초기화": "initialization",
+    "initialize": "initialization", "initialized": "initialization", "init": "initialization", "inittracer": "initialization",
+    "이어져": "linked", "이어지": "linked", "연결": "linked", "linked": "linked", "joined": "linked", "joining": "linked",
+    "레이블이": "label", "라벨이": "label", "메트릭스": "metric", "폴더": "folder", "folders": "folder",
 }
 # Words that carry no symptom: fillers, pronouns, and the "is missing" words every symptom shares.
 _STOPWORDS = frozenset(
@@ -91,16 +122,45 @@ _STOPWORDS = frozenset(
 )
 # Terms of the monitoring stack; a message with none of them is not about it, whatever else it shares.
 _DOMAIN = frozenset(
-    "spanmetrics servicegraph remotewrite datasource metricsgenerator connrefused propagation labelvalues "
+    "spanmetrics servicegraph remotewrite datasource metricsgenerator propagation labelvalues "
     "trace span metric dashboard prometheus tempo grafana collector histogram latency variable dropdown template "
-    "auth db redis label dimension provisioning exporter pipeline connector otel otlp opentelemetry otelhttp "
+    "label dimension provisioning exporter pipeline connector otel otlp opentelemetry otelhttp "
     "otelgorm redisotel sigv4auth aps amp promql query series 4317 4318 9090 3200 8888 grpc receiver "
     "unit ms seconds p95 p99 edge graph endpoint instrumentation sdk tracer context traceparent calls_total "
-    "duration_seconds_bucket api/v1/write traceql explore loki".split()
+    "duration_seconds_bucket api/v1/write traceql explore loki parentspan gorm otelgorm tracer waterfall helm ttl max_items".split()
 )
 _NO_DOMAIN_FACTOR = 0.5
+# Words that report a problem. A message with none of them (a notice, praise, a question about
+# plans) is damped, and one that reads as an announcement or a thank-you is damped further.
+_PROBLEM_CUES = re.compile(
+    r"안(?!녕|내|정|전|쪽|에서)\s?[가-힣]|없|비어|빈 |비었|실패|에러|오류|못 ?|깨|끊|사라|깜빡|이상|크게|커요|큼|너무|느려|"
+    r"누락|거부|초과|드롭|빠져|빠진|왜|틀|잘못|나왔다|됐다|뻥튀기|말이 안|말도 안|말이 되|문제|멈|죽|안됨|안돼|"
+    r"\b(no|not|missing|empty|error|errors|err|fail|failed|failing|failure|refused|unauthorized|denied|forbidden|timeout|"
+    r"timed out|cannot|can't|doesn't|don't|isn't|aren't|won't|broken|disappear\w*|flicker\w*|intermittent\w*|flapping|"
+    r"wrong|drop\w*|why|nothing|blank|zero|huge|absurd|weird|stale|gaps?|unable|never|stopped|only|lost|lose|off by|"
+    r"invalid|unknown|mismatch|too|exceeded|full|crash\w*|warn\w*|retry\w*|keeps|bad gateway|401|403|404|500|502|503|504)\b",
+    re.IGNORECASE,
+)
+_NOT_A_REPORT = re.compile(
+    r"(공지|스터디|리뷰 부탁|머지했|올렸어요|만들었어요|만들엇어요|늘렸어요|참고하세요|예쁘게|잘 나오|잘 보이|잘 돼|감사|고마워|"
+    r"정리해|위키|문서|요청드립니다|추가 요청|편하네요|구경|(하는|만드는|쓰는|보는) ?법|방법|아시는 ?분|"
+    r"\b(fyi|pr|merged|review|announcement|thanks|thank you|looks good|works now|fixed now|resolved|kudos|deploying|upgrading|"
+    r"scheduled|is live|wiki|docs|how (do|to|can) (i|we|you)|anyone know)\b)",
+    re.IGNORECASE,
+)
+_NO_PROBLEM_FACTOR = 0.7
+_NOT_A_REPORT_FACTOR = 0.35
 _SPLIT = re.compile(r"[^0-9a-z가-힣_.]+")
-_TERM_PATTERN = re.compile("|".join(re.escape(term) for term in sorted(_TERMS, key=len, reverse=True)))
+
+
+def _term_regex(term: str) -> str:
+    """Match Korean terms anywhere (endings attach without spaces) and English terms as whole words."""
+    if term.isascii():
+        return rf"(?<![a-z0-9_]){re.escape(term)}(?![a-z0-9_])"
+    return re.escape(term)
+
+
+_TERM_PATTERN = re.compile("|".join(_term_regex(term) for term in sorted(_TERMS, key=len, reverse=True)))
 _PARTICLE_SET = frozenset(_PARTICLES)
 
 
@@ -123,15 +183,48 @@ def normalize(text: str) -> list[str]:
         word = raw.strip("._")
         if not word or word in _PARTICLE_SET:
             continue
-        word = _strip_particle(word)
-        word = _WORDS.get(word, _TERMS.get(word, word))
-        if word not in _STOPWORDS:
-            words.append(word)
+        word = _canonical(word)
+        if word in _STOPWORDS:
+            continue
+        words.append(word)
+        # traces_spanmetrics_calls_total and gorm.query also count as their parts.
+        parts = [part for part in re.split(r"[._]", word) if len(part) > 1 and part not in _STOPWORDS]
+        if len(parts) > 1:
+            words.extend(_WORDS.get(part, part) for part in parts)
     return words
+
+
+def _context_factor(text: str, words: list[str]) -> float:
+    """Damp messages that are not about the stack or do not report a problem with it."""
+    factor = 1.0 if _has_domain_term(words) else _NO_DOMAIN_FACTOR
+    if _PROBLEM_CUES.search(text):
+        return factor
+    if _NOT_A_REPORT.search(text):
+        return factor * _NOT_A_REPORT_FACTOR
+    return factor * _NO_PROBLEM_FACTOR
 
 
 def _has_domain_term(words: list[str]) -> bool:
     return any(word in _DOMAIN or word.startswith(("traces_", "otelcol_", "otel_", "http.", "db.")) for word in words)
+
+
+def _canonical(word: str) -> str:
+    """Map a word to the field's term, trying it whole first so 그라파나 keeps its last syllable."""
+    if word in _WORDS or word in _TERMS:
+        return _WORDS.get(word, _TERMS.get(word, word))
+    stripped = _strip_particle(word)
+    return _WORDS.get(stripped, _TERMS.get(stripped, stripped))
+
+
+def _merge_terms(words: list[str]) -> list[str]:
+    """Join neighbours that spell a two-word term once typos are corrected (remote write)."""
+    merged: list[str] = []
+    for word in words:
+        if merged and f"{merged[-1]} {word}" in _TERMS:
+            merged[-1] = _TERMS[f"{merged[-1]} {word}"]
+        else:
+            merged.append(word)
+    return merged
 
 
 def _strip_particle(word: str) -> str:
@@ -155,78 +248,112 @@ def _grams(words: list[str]) -> list[str]:
 
 
 class _Index:
-    """An inverted TF-IDF index over one kind of feature (words or trigrams)."""
+    """An inverted TF-IDF index over one kind of feature (words or trigrams), scored with numpy."""
 
-    def __init__(self, documents: list[list[str]]) -> None:
-        frequency = Counter(feature for document in documents for feature in set(document))
-        total = len(documents)
-        self.idf = {feature: math.log((1 + total) / (1 + count)) + 1.0 for feature, count in frequency.items()}
-        self.postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    def __init__(self, documents: list[list[str]], idf: dict[str, float]) -> None:
+        self.idf = idf
+        self.size = len(documents)
+        postings: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
         for number, document in enumerate(documents):
-            vector = self._vector(document)
-            for feature, weight in vector.items():
-                self.postings[feature].append((number, weight))
+            for feature, weight in self.vector(document).items():
+                numbers, weights = postings[feature]
+                numbers.append(number)
+                weights.append(weight)
+        self.postings = {
+            feature: (np.asarray(numbers, dtype=np.int32), np.asarray(weights, dtype=np.float32))
+            for feature, (numbers, weights) in postings.items()
+        }
 
-    def _vector(self, features: list[str]) -> dict[str, float]:
+    def vector(self, features: list[str]) -> dict[str, float]:
         counts = Counter(features)
         vector = {feature: (1 + math.log(count)) * self.idf.get(feature, 0.0) for feature, count in counts.items()}
         norm = math.sqrt(sum(weight * weight for weight in vector.values())) or 1.0
         return {feature: weight / norm for feature, weight in vector.items() if weight}
 
-    def similarities(self, features: list[str]) -> dict[int, float]:
-        scores: dict[int, float] = defaultdict(float)
-        for feature, weight in self._vector(features).items():
-            for number, document_weight in self.postings.get(feature, ()):
-                scores[number] += weight * document_weight
-        return scores
+    def similarities(self, features: list[str]) -> np.ndarray:
+        """Return the cosine similarity of ``features`` with every document."""
+        numbers, weights = [], []
+        for feature, weight in self.vector(features).items():
+            posting = self.postings.get(feature)
+            if posting is not None:
+                numbers.append(posting[0])
+                weights.append(posting[1] * weight)
+        if not numbers:
+            return np.zeros(self.size, dtype=np.float64)
+        return np.bincount(np.concatenate(numbers), weights=np.concatenate(weights), minlength=self.size)
+
+
+def _idf(bags: list[list[str]]) -> dict[str, float]:
+    """Weigh features by how few playbooks use them: words every playbook shares carry little."""
+    frequency = Counter(feature for bag in bags for feature in set(bag))
+    total = len(bags)
+    return {feature: math.log((1 + total) / (1 + count)) + 1.0 for feature, count in frequency.items()}
 
 
 class Matcher:
     """Ranks playbooks for a text; build once per playbook set, then call ``rank``."""
 
     def __init__(self, playbooks: Iterable[Playbook]) -> None:
-        self._owners: list[str] = []
-        word_documents: list[list[str]] = []
-        self._signatures: list[tuple[str, re.Pattern[str]]] = []
+        self._ids: list[str] = []
+        owners: list[int] = []
+        phrases: list[list[str]] = []
+        bags: list[list[str]] = []
+        self._signatures: list[tuple[int, re.Pattern[str]]] = []
         for playbook in playbooks:
-            for phrase in [*playbook.symptoms.ko, *playbook.symptoms.en, playbook.title.ko, playbook.title.en]:
-                self._owners.append(playbook.id)
-                word_documents.append(normalize(phrase))
+            owner = len(self._ids)
+            self._ids.append(playbook.id)
+            texts = [*playbook.symptoms.ko, *playbook.symptoms.en, playbook.title.ko, playbook.title.en]
+            words = [normalize(text) for text in texts]
+            phrases.extend(words)
+            owners.extend([owner] * len(words))
+            bags.append([word for phrase in words for word in phrase])
             for signature in playbook.signatures:
-                self._signatures.append((playbook.id, re.compile(signature, re.IGNORECASE)))
-        self._words = _Index(word_documents)
-        self._grams = _Index([_grams(words) for words in word_documents])
-        self._vocabulary = sorted(self._words.idf)
+                self._signatures.append((owner, re.compile(signature, re.IGNORECASE)))
+        self._owners = np.asarray(owners, dtype=np.int32)
+        word_idf = _idf(bags)
+        gram_idf = _idf([_grams(bag) for bag in bags])
+        self._phrase_words = _Index(phrases, word_idf)
+        self._phrase_grams = _Index([_grams(words) for words in phrases], gram_idf)
+        self._bag_words = _Index(bags, word_idf)
+        self._bag_grams = _Index([_grams(bag) for bag in bags], gram_idf)
+        spelled = {part for term in _TERMS for part in term.split() if part.isascii() and len(part) >= 4}
+        spelled |= {word for word in _WORDS if word.isascii() and len(word) >= 4}
+        self._vocabulary = sorted(set(word_idf) | spelled)
 
     def rank(self, text: str, *, limit: int = 5) -> list[Match]:
         """Return up to ``limit`` playbooks by descending score (scores above zero only)."""
+        count = len(self._ids)
+        if count == 0:
+            return []
         words = self._correct(normalize(text))
-        best: dict[str, tuple[float, str]] = {}
-        factor = 1.0 if _has_domain_term(words) else _NO_DOMAIN_FACTOR
+        scores = np.zeros(count, dtype=np.float64)
         if words:
-            word_scores = self._words.similarities(words)
-            gram_scores = self._grams.similarities(_grams(words))
-            for number in set(word_scores) | set(gram_scores):
-                score = factor * (_WORD_WEIGHT * word_scores.get(number, 0.0) + _GRAM_WEIGHT * gram_scores.get(number, 0.0))
-                owner = self._owners[number]
-                if score > best.get(owner, (0.0, ""))[0]:
-                    best[owner] = (score, "phrase")
+            grams = _grams(words)
+            phrase = _WORD_WEIGHT * self._phrase_words.similarities(words) + _GRAM_WEIGHT * self._phrase_grams.similarities(grams)
+            best_phrase = np.zeros(count, dtype=np.float64)
+            np.maximum.at(best_phrase, self._owners, phrase)
+            bag = _WORD_WEIGHT * self._bag_words.similarities(words) + _GRAM_WEIGHT * self._bag_grams.similarities(grams)
+            scores = _PHRASE_WEIGHT * best_phrase + (1 - _PHRASE_WEIGHT) * bag
+            scores *= _context_factor(text, words)
+        via = ["phrase"] * count
         for owner, pattern in self._signatures:
             if pattern.search(text):
-                score = max(best.get(owner, (0.0, ""))[0], SIGNATURE_SCORE)
-                best[owner] = (min(score, 1.0), "signature")
-        ranked = sorted((Match(owner, round(min(score, 1.0), 4), via) for owner, (score, via) in best.items()), key=lambda m: (-m.score, m.playbook_id))
-        return ranked[:limit]
+                # A signature outranks phrases; between two signatures the better phrase score wins.
+                scores[owner] = max(scores[owner], SIGNATURE_SCORE + (1 - SIGNATURE_SCORE) * min(scores[owner], 1.0))
+                via[owner] = "signature"
+        order = np.argsort(-scores, kind="stable")[:limit]
+        return [Match(self._ids[index], round(float(min(scores[index], 1.0)), 4), via[index]) for index in order if scores[index] > 0]
 
     def _correct(self, words: list[str]) -> list[str]:
         """Replace an unknown word by the closest vocabulary word: one edit away for words of 4-7
         letters, two for longer ones, where swapping two neighbours counts as one edit (OSA distance)."""
         corrected = []
         for word in words:
-            if word in self._words.idf or len(word) < 4 or not self._vocabulary:
+            identifier = any(char.isdigit() or char in "._" for char in word)
+            if word in self._phrase_words.idf or len(word) < 4 or identifier or not self._vocabulary:
                 corrected.append(word)
                 continue
             limit = 2 if len(word) >= 8 else 1
             found = fuzzy_process.extractOne(word, self._vocabulary, scorer=OSA.distance, score_cutoff=limit)
-            corrected.append(found[0] if found else word)
-        return corrected
+            corrected.append(_canonical(found[0]) if found else word)
+        return _merge_terms(corrected)
