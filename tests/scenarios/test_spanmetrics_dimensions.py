@@ -6,7 +6,7 @@ import pytest
 
 from bot.sandbox import Route
 from tests.support.prometheus import PrometheusProcess, SeriesVariants
-from tests.support.stack import edit_collector_config
+from tests.support.stack import edit_collector_config, pod_name, set_logs
 
 SERVER_SPAN = 'service_name="user-service",span_name="GET /api/users/{id}",span_kind="SPAN_KIND_SERVER",status_code="STATUS_CODE_UNSET"'
 
@@ -168,3 +168,31 @@ def test_korean_report(sandbox, variants, run_cli) -> None:
     assert result.exit_code == 1
     assert "스팬의 HTTP 속성 이름이 새 시맨틱 컨벤션으로 바뀌었는데 dimensions는 예전 이름" in result.stdout
     assert "http.request.method" in result.stdout
+
+
+def test_service_name_dimension_rejected(with_labels, run_cli) -> None:
+    _set_dimensions(with_labels, ["service.name", "http.method", "http.status_code", "http.route"])
+
+    result = run_cli("diagnose", "spanmetrics missing dimensions", "--json", "--lang", "en")
+
+    assert result.exit_code == 1, result.stdout + result.stderr
+    assert result.cause_ids() == ["dimension-service-name-duplicate"]
+    assert result.check("service-name-not-listed")["status"] == "fail"
+    patch = result.json["causes"][0]["patch"]
+    assert "- name: http.route" in patch["content"]
+    assert "- name: service.name" not in patch["content"]
+
+
+def test_duplicate_dimension_log_names_cause(with_labels, run_cli) -> None:
+    pod = pod_name(with_labels.cluster, "otel-collector")
+    set_logs(
+        with_labels.cluster,
+        pod,
+        'Error: invalid configuration: connectors::spanmetrics: failed validating dimensions: duplicate dimension name service.name\n',
+    )
+
+    result = run_cli("diagnose", "spanmetrics missing dimensions", "--json", "--lang", "en")
+
+    assert result.cause_ids() == ["dimension-service-name-duplicate"]
+    assert result.check("collector-duplicate-dimension")["status"] == "fail"
+    assert result.check("service-name-not-listed")["status"] == "pass"
