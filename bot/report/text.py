@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from bot.checks.base import CheckStatus
 from bot.diagnosis import Diagnosis, Verdict
 from bot.i18n import tr
 from bot.report.summary import STATUS_MARKS, evidence_line
 
 __all__ = ["render_text"]
 
+_MAX_NEUTRAL_LINES = 3
 _VERDICT_MARKS = {Verdict.PROBLEM: "❌", Verdict.HEALTHY: "✅", Verdict.INCONCLUSIVE: "⚠️"}
 
 
@@ -29,6 +31,10 @@ def render_text(diagnosis: Diagnosis, lang: str) -> str:
         detail = evidence_line(finding, lang)
         if detail:
             lines.append(f"      {detail}")
+        if finding.status is CheckStatus.FAIL:
+            # Neutral observations (which names exist, which version runs) explain a failure.
+            neutral = [item.text.get(lang) for item in finding.evidence if item.ok is None]
+            lines.extend(f"      · {text}" for text in neutral[:_MAX_NEUTRAL_LINES] if text != detail)
     lines.append("")
 
     if diagnosis.verdict is Verdict.PROBLEM and not diagnosis.causes:
