@@ -32,7 +32,9 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "run_id": getattr(record, "run_id", "-"),
         }
-        if record.exc_info:
+        if record.exc_text:
+            line["exception"] = record.exc_text  # redacted by RedactingFilter
+        elif record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return json.dumps(line, ensure_ascii=False)
 

@@ -4,6 +4,14 @@ Evidence quotes ConfigMaps, env vars, logs and HTTP bodies, any of which may hol
 Each match is replaced by a marker that keeps a recognisable prefix where the format has one
 (``AKIA``, ``xoxb-``) and a short SHA-256 fingerprint, so two reports can be compared without
 showing the value: ``password: [redacted sha256:9f86d0]``.
+
+The rules recognise token formats: AWS access key ids, Slack, GitHub, GitLab, Grafana and Google
+keys, JWTs, Slack webhook URLs and private key blocks. They also mask ``Bearer``, ``Basic`` and
+``Token`` credentials, passwords in URLs, and the value after a key whose name marks a credential
+(``password``, ``token``, ``secret``, ``api_key``, ``authorization``, ``cookie``, ...), also inside
+JSON strings where quotes are escaped. An unquoted value runs over the following words up to the next
+``key: value`` or ``key=value``, so ``password: correct horse`` is masked whole. A key that names
+a location (``password_file``, ``bearer_token_file``, ``token_url``) keeps its value. A credential in none of these shapes is not recognised.
 """
 
 from __future__ import annotations
@@ -11,10 +19,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from typing import Callable
 
 __all__ = ["RedactingFilter", "fingerprint", "redact"]
 
-_SECRET_KEY = r"[\w.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credential|authorization|auth[_-]?header)[\w.-]*"
+_SECRET_KEY = (
+    r"[\w.-]*(?:password|passwd|pwd|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key"
+    r"|credential|authorization|auth[_-]?header|cookie|signature)[\w.-]*"
+)
+# Key names whose value is the location of a credential, not the credential: Prometheus' password_file,
+# bearer_token_file and credentials_file, a secret_path, or an OAuth2 token_url.
+_LOCATION_KEY_SUFFIXES = ("_file", "-file", "_path", "-path", "_url", "-url", "_uri", "_endpoint")
 
 
 def fingerprint(value: str) -> str:
@@ -26,17 +41,33 @@ def _marker(value: str, keep: str = "") -> str:
     return f"{keep}[redacted sha256:{fingerprint(value)}]"
 
 
-def _keep_prefix(match: re.Match[str], length: int) -> str:
-    value = match.group(0)
-    return _marker(value, value[:length] + "…")
+def _keep_prefix(length: int) -> Callable[[re.Match[str]], str]:
+    def replace(match: re.Match[str]) -> str:
+        value = match.group(0)
+        return _marker(value, value[:length] + "…")
+
+    return replace
+
+
+def _masks_value(match: re.Match[str], *, min_length: int) -> bool:
+    """Tell whether the value after a credential key is masked: long enough, not a location, not masked already."""
+    value = match.group("value")
+    already_masked = "[redacted" in value or value.lower() in ("bearer", "basic", "token")
+    names_a_location = match.group("key").lower().endswith(_LOCATION_KEY_SUFFIXES)
+    return len(value) >= min_length and not already_masked and not names_a_location
 
 
 def _after_key(match: re.Match[str]) -> str:
-    value = match.group("value")
-    already_masked = "[redacted" in value or value.lower() in ("bearer", "basic", "token")
-    if not value or already_masked:
+    # An unquoted value shorter than 3 characters stays, so token: 0 reads as written.
+    if not _masks_value(match, min_length=3):
         return match.group(0)
-    return match.group("head") + _marker(value)
+    return match.group("head") + _marker(match.group("value"))
+
+
+def _quoted_after_key(match: re.Match[str]) -> str:
+    if not _masks_value(match, min_length=1):
+        return match.group(0)
+    return match.group("head") + _marker(match.group("value")) + match.group("quote")
 
 
 def _url_userinfo(match: re.Match[str]) -> str:
@@ -47,33 +78,58 @@ def _header(match: re.Match[str]) -> str:
     return match.group("head") + _marker(match.group("value"))
 
 
+def _slack_webhook(match: re.Match[str]) -> str:
+    return _marker(match.group(0), match.group("prefix") + "…")
+
+
 # Order matters: whole-block and prefixed formats first, then key/value pairs.
-_RULES: list[tuple[re.Pattern[str], object]] = [
-    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.DOTALL), lambda m: _marker(m.group(0), "-----BEGIN PRIVATE KEY----- ")),
-    (re.compile(r"\b(?:xox[abposr]|xapp)-[A-Za-z0-9-]{8,}"), lambda m: _keep_prefix(m, 5)),
-    (re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b"), lambda m: _keep_prefix(m, 4)),
-    (re.compile(r"\b(?:ghp|gho|ghs|ghu|glpat|sk|glsa)[-_][A-Za-z0-9_-]{16,}"), lambda m: _keep_prefix(m, 4)),
-    (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), lambda m: _keep_prefix(m, 3)),
-    (re.compile(r"(?P<head>(?i:\b(?:bearer|basic|token))\s+)(?P<value>[A-Za-z0-9._~+/=-]{8,})"), _header),
+_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
+    (
+        re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.DOTALL),
+        lambda m: _marker(m.group(0), "-----BEGIN PRIVATE KEY----- "),
+    ),
+    (re.compile(r"(?P<prefix>https://hooks\.slack\.com/(?:services|workflows|triggers)/)[A-Za-z0-9/_-]+"), _slack_webhook),
+    (re.compile(r"\b(?:xox[abposre]|xapp)-[A-Za-z0-9-]{8,}"), _keep_prefix(5)),
+    (re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b"), _keep_prefix(4)),
+    (re.compile(r"\bgithub_pat_[A-Za-z0-9_]{20,}"), _keep_prefix(11)),
+    (re.compile(r"\b(?:ghp|gho|ghs|ghu|ghr|glpat|sk|glsa)[-_][A-Za-z0-9_-]{16,}"), _keep_prefix(4)),
+    (re.compile(r"\bAIza[0-9A-Za-z_-]{35}"), _keep_prefix(4)),
+    # Grafana's legacy API keys: base64 of {"k":"...
+    (re.compile(r"\beyJrIjoi[A-Za-z0-9+/=]{16,}"), _keep_prefix(3)),
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), _keep_prefix(3)),
+    (
+        # The credential after Bearer, Basic or Token. It must contain a digit or be 20 characters
+        # long, so prose such as "basic authentication" stays readable for matching.
+        re.compile(
+            r"(?P<head>(?i:\b(?:bearer|basic|token))\s+)"
+            r"(?P<value>(?=[A-Za-z._~+/=-]*[0-9]|[A-Za-z0-9._~+/=-]{20})[A-Za-z0-9._~+/=-]{8,})"
+        ),
+        _header,
+    ),
     (re.compile(r"(?P<scheme>\b[a-z][a-z0-9+.-]*://)(?P<user>[^/\s:@]*):(?P<password>[^/\s@]+)@", re.IGNORECASE), _url_userinfo),
     (
-        # quoted values may contain spaces: password: "p@ss w0rd"
-        re.compile(r"(?P<head>(?i:" + _SECRET_KEY + r")[\"']?\s*(?:[:=]|=>)\s*(?P<quote>[\"']))(?P<value>[^\"'\n]{1,}?)(?P=quote)"),
-        lambda m: _after_key(m) + m.group("quote") if "[redacted" not in m.group("value") else m.group(0),
+        # A quoted value may contain spaces (password: "p@ss w0rd"), and inside a JSON string its
+        # quotes are escaped (password: \"p@ss w0rd\").
+        re.compile(
+            r"(?P<head>(?P<key>(?i:" + _SECRET_KEY + r"))\\?[\"']?\s*(?:[:=]|=>)\s*(?P<quote>\\?[\"']))"
+            r"(?P<value>[^\"'\n\\]{1,}?)(?P=quote)"
+        ),
+        _quoted_after_key,
     ),
     (
         re.compile(
-            r"(?P<head>(?i:" + _SECRET_KEY + r")[\"']?\s*(?:[:=]|=>)\s*[\"']?)(?P<value>[^\s\"',;}\]]{3,})",
+            r"(?P<head>(?P<key>(?i:" + _SECRET_KEY + r"))\\?[\"']?[ \t]*(?:[:=]|=>)[ \t]*(?:\\?[\"'])?)"
+            r"(?P<value>[^\s\"'\\,;}\]]+(?:[ \t]+[^\s\"'\\,;}\]:=]+(?=[\s\"'\\,;}\]]|$))*)",
         ),
         _after_key,
     ),
     (
         # env vars as Kubernetes shows them: {"name": "DB_PASSWORD", "value": "..."}
-        re.compile(r"(?P<head>\"name\"\s*:\s*\"(?i:" + _SECRET_KEY + r")\"\s*,\s*\"value\"\s*:\s*\")(?P<value>[^\"]+)"),
+        re.compile(r"(?P<head>\"name\"\s*:\s*\"(?P<key>(?i:" + _SECRET_KEY + r"))\"\s*,\s*\"value\"\s*:\s*\")(?P<value>[^\"]+)"),
         _after_key,
     ),
     (
-        re.compile(r"(?P<head>(?i:aws_secret_access_key|secretaccesskey)[\"']?\s*[:=]\s*[\"']?)(?P<value>[A-Za-z0-9/+=]{40})"),
+        re.compile(r"(?P<head>(?P<key>(?i:aws_secret_access_key|secretaccesskey))[\"']?\s*[:=]\s*[\"']?)(?P<value>[A-Za-z0-9/+=]{40})"),
         _after_key,
     ),
 ]
@@ -84,17 +140,34 @@ def redact(text: str) -> str:
     if not text:
         return text
     for pattern, replacement in _RULES:
-        text = pattern.sub(replacement, text)  # type: ignore[arg-type]
+        text = pattern.sub(replacement, text)
     return text
 
 
 class RedactingFilter(logging.Filter):
-    """A logging filter that redacts the formatted message (and drops the args it used)."""
+    """A logging filter that redacts the message, the exception text and the stack of a record.
+
+    The formatted message replaces ``msg`` (and the arguments are dropped), and the traceback is
+    formatted here into ``exc_text``, redacted, because an exception message may quote what the
+    bot read. Formatters use a record's ``exc_text`` when it is set.
+    """
+
+    _formatter = logging.Formatter()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            return True  # the handler reports the broken format string, and there is no message to redact
         cleaned = redact(message)
         if cleaned != message:
             record.msg = cleaned
             record.args = None
+
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self._formatter.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True

@@ -13,7 +13,11 @@ from bot.playbooks.schema import Playbook
 
 __all__ = ["Selection", "clean_text", "extract_inputs", "select_playbook"]
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# C0 and C1 control characters except tab and newline; they become spaces.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Zero-width and bidirectional formatting characters, which can make text read differently
+# from what it contains; they are removed.
+_INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 # A workload as people name it in a sentence: a Kubernetes name with a dash, such as user-service.
 # ASCII classes on purpose: \w would count a Korean particle glued to the name (user-service에서) as part of it.
 _WORKLOAD = re.compile(r"(?<![a-z0-9_./-])([a-z0-9]+(?:-[a-z0-9]+)+)(?![a-z0-9_/-])")
@@ -30,8 +34,8 @@ class Selection:
 
 
 def clean_text(text: str, *, max_chars: int) -> str:
-    """Strip control characters and cut the text to ``max_chars``."""
-    return _CONTROL.sub(" ", text).strip()[:max_chars]
+    """Replace control characters with spaces, drop invisible formatting characters, and cut the text to ``max_chars``."""
+    return _INVISIBLE.sub("", _CONTROL.sub(" ", text)).strip()[:max_chars]
 
 
 def select_playbook(catalog: Catalog, text: str, settings: MatchSettings, *, playbook_id: str | None = None) -> Selection:

@@ -18,6 +18,7 @@ import jmespath.exceptions
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bot.i18n import LocalizedText, both, tr
+from bot.redact import redact
 
 if TYPE_CHECKING:
     from bot.backends import BackendClient
@@ -85,12 +86,15 @@ def parse_duration(value: str) -> float:
 
 
 def short(value: Any, limit: int = 160) -> str:
-    """Render a value on one line for evidence, cut to ``limit`` characters."""
+    """Render a value on one line for evidence, credentials masked, cut to ``limit`` characters.
+
+    Masking comes before the cut, because a credential cut in half no longer matches a rule.
+    """
     if isinstance(value, str):
         text = value
     else:
         text = json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
-    text = " ".join(text.split())
+    text = redact(" ".join(text.split()))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
