@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from bot.cli import app
 from bot.sandbox import DATA_DIR, Sandbox
 from tests.support.prometheus import PrometheusProcess, span_metrics_exporter
+from tests.support.readonly import assert_read_only
 
 STACK = DATA_DIR / "stack"
 
@@ -37,6 +38,7 @@ def span_exporter():
     exporter = span_metrics_exporter()
     yield exporter
     exporter.stop()
+    assert_read_only(exporter)
 
 
 @pytest.fixture(scope="session")
@@ -60,8 +62,7 @@ def sandbox() -> Iterator[Sandbox]:
     """The healthy stack, served by a local API server; the test fails if anything but GET arrives."""
     with Sandbox(STACK) as running:
         yield running
-        violations = running.violations()
-    assert not violations, f"non-GET requests reached the cluster or a backend: {violations}"
+    assert_read_only(running)
 
 
 @pytest.fixture

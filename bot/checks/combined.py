@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from bot.backends import BackendResponse, decode_json
 from bot.checks.base import CheckBase, CheckContext, CheckOutcome, CheckStatus, Evidence, evaluate_assertions, short
 from bot.checks.config import ParseFailure, parse_document, read_config
-from bot.checks.http import parse_prometheus_text, validate_backend_path
+from bot.checks.http import BACKEND_NAME, parse_prometheus_text, validate_backend_path
 from bot.checks.k8s_object import K8sObjectCheck
 from bot.errors import ClusterNotFound
 from bot.i18n import LocalizedText, both, tr
@@ -46,7 +46,9 @@ class Source(BaseModel):
     selector: str | None = Field(default=None, description="Label selector of the list, e.g. grafana_dashboard=1.")
     configmap: str | None = Field(default=None, description="ConfigMap whose key is parsed.")
     key: str | None = Field(default=None, description="ConfigMap data key.")
-    backend: str | None = Field(default=None, description="Backend name from settings: prometheus, tempo, grafana, otel-collector.")
+    backend: str | None = Field(
+        default=None, pattern=BACKEND_NAME, description="Backend name from settings: prometheus, tempo, grafana, otel-collector."
+    )
     path: str | None = Field(default=None, description="Absolute path on the backend, e.g. /api/v1/status/buildinfo.")
     params: dict[str, str] = Field(default_factory=dict, description="Query parameters of the backend GET.")
     format: Literal["auto", "yaml", "json", "text", "prometheus"] = Field(

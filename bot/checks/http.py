@@ -17,7 +17,10 @@ from bot.checks.base import CheckBase, CheckContext, CheckOutcome, CheckStatus, 
 from bot.errors import BackendError
 from bot.i18n import both
 
-__all__ = ["HttpCheck", "parse_prometheus_text", "run", "validate_backend_path"]
+__all__ = ["BACKEND_NAME", "HttpCheck", "parse_prometheus_text", "run", "validate_backend_path"]
+
+# A check names a backend configured in settings; a URL or host name cannot match this.
+BACKEND_NAME = r"^[a-z0-9]([-a-z0-9_]*[a-z0-9])?$"
 
 
 def validate_backend_path(path: str) -> str:
@@ -33,7 +36,7 @@ class HttpCheck(CheckBase):
     """Assertions on ``{status, body}`` of a GET to a configured backend."""
 
     kind: Literal["http"]
-    backend: str = Field(description="Backend name from settings: prometheus, tempo, grafana, otel-collector.")
+    backend: str = Field(pattern=BACKEND_NAME, description="Backend name from settings: prometheus, tempo, grafana, otel-collector.")
     path: str = Field(description="Absolute path on the backend, e.g. /api/v1/status/flags.")
     params: dict[str, str] = Field(default_factory=dict, description="Query parameters.")
     format: Literal["json", "text", "prometheus"] = "json"

@@ -12,6 +12,7 @@ from pydantic import Field
 
 from bot.backends import decode_json
 from bot.checks.base import CheckBase, CheckContext, CheckOutcome, CheckStatus, evaluate_assertions
+from bot.checks.http import BACKEND_NAME
 from bot.i18n import both
 
 __all__ = ["PromqlCheck", "query", "run"]
@@ -22,7 +23,7 @@ class PromqlCheck(CheckBase):
 
     kind: Literal["promql"]
     query: str = Field(min_length=1, description="PromQL expression; {service} and {window} placeholders are filled.")
-    backend: str = Field(default="prometheus", description="Backend that serves /api/v1/query.")
+    backend: str = Field(default="prometheus", pattern=BACKEND_NAME, description="Backend that serves /api/v1/query.")
 
 
 async def query(ctx: CheckContext, expression: str, *, backend: str = "prometheus", timeout_s: float) -> dict[str, Any] | str:

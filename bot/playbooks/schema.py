@@ -38,7 +38,18 @@ class Input(_Model):
     name: Literal["workload", "service", "window", "datasource"] = Field(description="Placeholder name used as {name}.")
     description: LocalizedText
     default: str | None = Field(default=None, description="Value used when the request gives none.")
-    pattern: str = Field(default=K8S_NAME, description="Regular expression a value must match in full.")
+    pattern: str = Field(
+        default=K8S_NAME,
+        description="Regular expression a value must match in full; workload and service keep the Kubernetes name pattern.",
+    )
+
+    @model_validator(mode="after")
+    def _kubernetes_name(self) -> "Input":
+        # A workload or service from a request goes into API paths and PromQL label matchers, so
+        # no playbook may loosen the Kubernetes name rule for them.
+        if self.name in ("workload", "service") and self.pattern != K8S_NAME:
+            raise ValueError(f"input {self.name} must be a Kubernetes name; remove its pattern")
+        return self
 
 
 class Patch(_Model):

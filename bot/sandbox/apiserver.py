@@ -3,7 +3,8 @@
 It serves a set of manifests the way kube-apiserver does for reads: discovery documents, get and
 list (with label selectors), pod logs, and the service proxy, which forwards GETs to local
 processes standing in for Prometheus, Tempo, Grafana and the collector. It records every request,
-answers any write with 405 and counts it as a violation, and can inject faults (a status for a
+answers any method but GET (and POST of a SelfSubjectAccessReview) with 405 and counts it as a
+violation, and can inject faults (a status for a
 path prefix) so tests can see how the bot handles 403s and outages.
 """
 
@@ -161,6 +162,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_DELETE(self) -> None:
         self._handle("DELETE")
+
+    def __getattr__(self, name: str) -> Any:
+        # BaseHTTPRequestHandler responds 501, unrecorded, to a method without a do_<METHOD>. Here
+        # every other method (HEAD, OPTIONS, PROPFIND, ...) is recorded and rejected like a write.
+        if name.startswith("do_"):
+            return self._other_method
+        raise AttributeError(name)
+
+    def _other_method(self) -> None:
+        self.close_connection = True
+        self._handle(self.command)
 
     def _handle(self, method: str) -> None:
         parts = urlsplit(self.path)

@@ -129,9 +129,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _reject(self) -> None:
         self.backend.violations.append((self.command, self.path))
+        self.close_connection = True
         self._send(405, "text/plain", b"method not allowed: this stand-in is read-only\n")
 
     do_POST = do_PUT = do_PATCH = do_DELETE = _reject
+
+    def __getattr__(self, name: str) -> Any:
+        # BaseHTTPRequestHandler responds 501, unrecorded, to a method without a do_<METHOD>. Here
+        # every other method (HEAD, OPTIONS, PROPFIND, ...) is a violation too.
+        if name.startswith("do_"):
+            return self._reject
+        raise AttributeError(name)
 
     def _send(self, code: int, content_type: str, body: bytes) -> None:
         self.send_response(code)

@@ -9,6 +9,7 @@ import pytest
 
 from bot.sandbox import FixtureBackend, Route
 from tests.support.prometheus import SPAN_METRICS, PrometheusProcess
+from tests.support.readonly import assert_read_only
 from tests.support.stack import edit_collector_config, edit_tempo_config, pod_name, set_logs, set_ready_replicas
 
 PHRASE = "tempo is not storing traces"
@@ -55,6 +56,7 @@ def prometheus_volume_ok(tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
     yield process
     process.stop()
     exporter.stop()
+    assert_read_only(exporter)
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +65,7 @@ def prometheus_volume_full(tmp_path_factory: pytest.TempPathFactory) -> Iterator
     yield process
     process.stop()
     exporter.stop()
+    assert_read_only(exporter)
 
 
 def assert_only_cause(result, cause_id: str) -> dict:

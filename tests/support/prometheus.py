@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 
 from bot.sandbox import FixtureBackend, Route
+from tests.support.readonly import assert_read_only
 
 SPAN_METRICS = """\
 # TYPE traces_spanmetrics_calls_total counter
@@ -167,6 +168,7 @@ class SeriesVariants:
     def close(self) -> None:
         self.process.stop()
         self._exporter.stop()
+        assert_read_only(self._exporter)
 
     def serve(self, text: str, *, timeout_s: float = 15) -> None:
         """Serve ``text`` and wait until Prometheus has stored a scrape of it."""
