@@ -27,6 +27,11 @@ _SECRET_KEY = (
     r"[\w.-]*(?:password|passwd|pwd|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key"
     r"|credential|authorization|auth[_-]?header|cookie|signature)[\w.-]*"
 )
+# A key starts where a run of name characters starts. The matches are the same without it, because
+# a key found inside a run is also found from the run's start. Without it, though, the leading
+# [\w.-]* is retried at every character of every word. The two key/value rules then took 29 of
+# redact's 32 ms on the 20 kB of bot/sandbox/data/stack/manifests.yaml, against about 7 ms with it.
+_KEY_START = r"(?<![\w.-])"
 # Key names whose value is the location of a credential, not the credential: Prometheus' password_file,
 # bearer_token_file and credentials_file, a secret_path, or an OAuth2 token_url.
 _LOCATION_KEY_SUFFIXES = ("_file", "-file", "_path", "-path", "_url", "-url", "_uri", "_endpoint")
@@ -111,14 +116,14 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
         # A quoted value may contain spaces (password: "p@ss w0rd"), and inside a JSON string its
         # quotes are escaped (password: \"p@ss w0rd\").
         re.compile(
-            r"(?P<head>(?P<key>(?i:" + _SECRET_KEY + r"))\\?[\"']?\s*(?:[:=]|=>)\s*(?P<quote>\\?[\"']))"
+            r"(?P<head>" + _KEY_START + r"(?P<key>(?i:" + _SECRET_KEY + r"))\\?[\"']?\s*(?:[:=]|=>)\s*(?P<quote>\\?[\"']))"
             r"(?P<value>[^\"'\n\\]{1,}?)(?P=quote)"
         ),
         _quoted_after_key,
     ),
     (
         re.compile(
-            r"(?P<head>(?P<key>(?i:" + _SECRET_KEY + r"))\\?[\"']?[ \t]*(?:[:=]|=>)[ \t]*(?:\\?[\"'])?)"
+            r"(?P<head>" + _KEY_START + r"(?P<key>(?i:" + _SECRET_KEY + r"))\\?[\"']?[ \t]*(?:[:=]|=>)[ \t]*(?:\\?[\"'])?)"
             r"(?P<value>[^\s\"'\\,;}\]]+(?:[ \t]+[^\s\"'\\,;}\]:=]+(?=[\s\"'\\,;}\]]|$))*)",
         ),
         _after_key,
