@@ -55,6 +55,11 @@ class RunRecord:
 class StateStore(Protocol):
     """What the Slack app needs from state, whichever store holds it."""
 
+    @property
+    def degraded(self) -> bool:
+        """True while the store serves a fallback because its primary failed: what is written now is seen by
+        this replica only and lost when it restarts."""
+
     async def claim(self, name: str, ttl_s: int) -> bool:
         """Return True the first time ``name`` is claimed within ``ttl_s`` (idempotency, dedupe)."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 from bot.config import StateSettings
 from bot.state.base import StateStore
@@ -15,12 +16,13 @@ __all__ = ["open_store"]
 logger = logging.getLogger(__name__)
 
 
-def open_store(settings: StateSettings) -> StateStore:
+def open_store(settings: StateSettings, *, on_failure: Callable[[], None] | None = None) -> StateStore:
     """Build the state store; the caller closes it.
 
     Without ``redis_url`` the store is in-process memory, right for one replica or local use.
-    With it, the store is Redis, falling back to memory while Redis is unreachable. Nothing
-    connects here; call ``ping()`` to check Redis at startup. Raises ConfigError for an invalid URL.
+    With it, the store is Redis, falling back to memory while Redis is unreachable, and
+    ``on_failure`` is called for every failed Redis operation or ping. Nothing connects here; call
+    ``ping()`` to check Redis at startup. Raises ConfigError for an invalid URL.
     """
     if settings.redis_url is None or not settings.redis_url.get_secret_value().strip():
         logger.info("state store: in-process memory, because state.redis_url is unset; run one replica only")
@@ -33,4 +35,5 @@ def open_store(settings: StateSettings) -> StateStore:
         MemoryStore(),
         primary_name=f"Redis at {redis_store.endpoint}",
         probe_interval_s=settings.probe_interval_s,
+        on_failure=on_failure,
     )

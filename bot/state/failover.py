@@ -3,7 +3,8 @@
 While degraded, every operation goes to the fallback store, so idempotency and locks cover this
 replica only and run records last only as long as the process. A background ping checks the
 primary at most every ``probe_interval_s`` seconds and switches back when the ping succeeds. One
-WARNING is logged per ``warning_interval_s`` while degraded, however many operations fail.
+WARNING is logged per ``warning_interval_s`` while degraded, however many operations fail, and
+``on_failure`` is called for every failed operation or ping, so a metric can count them all.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class FailoverStore:
         primary_name: str = "Redis",
         probe_interval_s: float = 5.0,
         warning_interval_s: float = 60.0,
+        on_failure: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._primary = primary
@@ -45,6 +47,7 @@ class FailoverStore:
         self._primary_name = primary_name
         self._probe_interval_s = probe_interval_s
         self._warning_interval_s = warning_interval_s
+        self._on_failure = on_failure
         self._clock = clock
 
         self._degraded_since: float | None = None
@@ -134,6 +137,7 @@ class FailoverStore:
         return await run(self._fallback)
 
     def _enter_degraded(self, reason: str) -> None:
+        self._count_failure()
         now = self._clock()
         self._last_error = reason
         if self._degraded_since is None:
@@ -165,7 +169,16 @@ class FailoverStore:
             return
 
         self._failed_probes += 1
+        self._count_failure()
         self._warn(self._clock(), f"{self._primary_name} still does not respond to ping; the outage began with: {self._last_error}")
+
+    def _count_failure(self) -> None:
+        if self._on_failure is None:
+            return
+        try:
+            self._on_failure()
+        except Exception:  # a failing metric must not turn a Redis outage into a failed request
+            logger.exception("the on_failure callback of the state store raised; ignoring it")
 
     def _recover(self) -> None:
         if self._degraded_since is None:
@@ -198,5 +211,5 @@ class FailoverStore:
 
 
 def is_degraded(store: StateStore) -> bool:
-    """Tell whether ``store`` serves state from memory because Redis failed (False for other stores)."""
-    return isinstance(store, FailoverStore) and store.degraded
+    """Return ``store.degraded``; kept for callers written before ``degraded`` joined ``StateStore``."""
+    return store.degraded

@@ -22,6 +22,11 @@ class MemoryStore:
         self._clock = clock
         self._lock = asyncio.Lock()
 
+    @property
+    def degraded(self) -> bool:
+        """Always False: memory is this store's normal mode, not a fallback."""
+        return False
+
     def _get(self, name: str) -> Any:
         entry = self._values.get(name)
         if entry is None:

@@ -73,6 +73,11 @@ class RedisStore:
         self._hit_script = client.register_script(HIT_SCRIPT)
 
     @property
+    def degraded(self) -> bool:
+        """Always False: a failing Redis raises StateError instead of serving from elsewhere."""
+        return False
+
+    @property
     def endpoint(self) -> str:
         """The Redis URL without credentials, for logs."""
         return self._endpoint

@@ -203,3 +203,10 @@ def test_ping_answers(make_store: StoreFactory) -> None:
         assert await store.ping() is True
 
     run(make_store, scenario)
+
+
+def test_store_is_not_degraded(make_store: StoreFactory) -> None:
+    async def scenario(store: StateStore) -> None:
+        assert store.degraded is False
+
+    run(make_store, scenario)

@@ -226,3 +226,24 @@ def test_ping_failure_marks_degraded(caplog: pytest.LogCaptureFixture) -> None:
     warnings = failover_warnings(caplog)
     assert len(warnings) == 1
     assert "did not respond to ping" in warnings[0]
+
+
+def test_on_failure_counts_every_failure() -> None:
+    clock = FakeClock()
+    primary = BrokenStore()
+    failures: list[None] = []
+    store = FailoverStore(primary, MemoryStore(), probe_interval_s=5, on_failure=lambda: failures.append(None), clock=clock)
+
+    async def main() -> None:
+        await store.claim("event:first", 600)
+        clock.now += 5
+        await store.claim("event:second", 600)
+        assert store._probe_task is not None
+        await store._probe_task
+        await store.close()
+
+    asyncio.run(main())
+
+    # The failed claim, then the failed ping; the second claim went to memory and did not fail.
+    assert len(failures) == 2
+    assert is_degraded(store) is True
