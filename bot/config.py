@@ -179,6 +179,12 @@ class SlackSettings(_Section):
     incident_threshold: float = Field(default=0.5, ge=0, le=1, description="Score a passive match must reach before the bot speaks.")
     host: str = Field(default="0.0.0.0", description="Address the HTTP server listens on; 0.0.0.0 inside a pod, 127.0.0.1 for local runs.")
     request_timeout_s: float = Field(default=10.0, gt=0, le=120, description="Timeout of one Slack Web API call, in seconds.")
+    api_rate_limit_retries: int = Field(
+        default=3, ge=0, le=10, description="Retries of a Web API call that Slack rate-limited (HTTP 429), each after the Retry-After Slack sent."
+    )
+    api_rate_limit_max_wait_s: float = Field(
+        default=30.0, ge=0, le=600, description="Longest Retry-After the bot waits for; a longer one fails the call at once, in seconds."
+    )
     connect_timeout_s: float = Field(default=30.0, gt=0, le=600, description="How long Socket Mode may take to connect at startup, in seconds.")
     progress_interval_s: float = Field(default=1.0, ge=0.1, le=60, description="Least time between two progress updates of one report, in seconds.")
     run_lock_s: int = Field(default=600, ge=10, le=3600, description="Longest a diagnosis may hold its report message before a Recheck can start anyway, in seconds.")

@@ -127,6 +127,8 @@ class ReportContext:
     run_id: str
     alternatives: tuple[Alternative, ...] = ()
     recheck: Recheck | None = None
+    degraded: bool = False
+    """True when the state store serves from memory, so the footer warns that a Recheck may not survive a restart."""
 
 
 def escape(text: str) -> str:
@@ -208,7 +210,10 @@ def render_report(diagnosis: Diagnosis, lang: str, context: ReportContext) -> Re
     blocks.extend(_check_sections(diagnosis.findings, lang, overflow))
     blocks.extend(_cause_blocks(diagnosis, lang, overflow))
 
-    footer = context_block(escape(tr(lang, "report.duration", count=len(diagnosis.findings), ms=diagnosis.duration_ms, run_id=diagnosis.run_id)))
+    footer_texts = [escape(tr(lang, "report.duration", count=len(diagnosis.findings), ms=diagnosis.duration_ms, run_id=diagnosis.run_id))]
+    if context.degraded:
+        footer_texts.append(escape(tr(lang, "report.degraded")))
+    footer = context_block(*footer_texts)
     actions = _report_actions(lang, context)
     blocks = _fit_blocks(blocks, [footer, actions], lang)
 

@@ -1,7 +1,9 @@
 """The Bolt listeners: ``/otel``, mentions, incident-channel messages and the report buttons.
 
 Each listener acknowledges at once and hands the work to a tracked task, so Slack gets its answer
-within 3 seconds and shutdown can wait for the diagnoses still running.
+within 3 seconds and shutdown can wait for the diagnoses still running. The task first claims the
+request in the state store (``event:<event_id>``, ``command:<trigger_id>``, ``action:<trigger_id>``),
+so a request that Slack retries, or delivers to two replicas sharing Redis, is handled once.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from bot.config import Settings
 from bot.diagnosis import Candidate
 from bot.errors import StateError
 from bot.i18n import tr
+from bot.logs import RUN_ID
+from bot.metrics import ErrorKind, Metrics
 from bot.playbooks.schema import Playbook
 from bot.report.blocks import Message, escape
 from bot.selection import Selection, extract_inputs, select_playbook
@@ -90,6 +94,7 @@ class Handlers:
         channels: IncidentChannels,
         queries: NamedQueries,
         tracker: TaskTracker,
+        metrics: Metrics,
     ) -> None:
         self._settings = settings
         self._catalog = catalog
@@ -100,6 +105,7 @@ class Handlers:
         self._channels = channels
         self._queries = queries
         self._tracker = tracker
+        self._metrics = metrics
 
     # Bolt listeners: acknowledge, then hand the work to a tracked task.
 
@@ -137,11 +143,16 @@ class Handlers:
         if isinstance(body, dict):
             kind = body.get("type") or ("slash_command" if body.get("command") else "unknown")
         logger.error("unhandled error in a Slack listener (request type %s)", kind, exc_info=error)
+        self._metrics.count_error(ErrorKind.LISTENER)
 
     # The work, after the acknowledgement.
 
     async def _command(self, body: dict[str, Any], respond: Any) -> None:
         user, channel = body["user_id"], body["channel_id"]
+        trigger_id = body.get("trigger_id")
+        if trigger_id and not await self._first_delivery(f"command:{trigger_id}"):
+            return
+
         lang = await self._locales.lang_for(user)
         reply = EphemeralReply(respond)
         await self._guarded(self._serve(parse_request(body.get("text") or ""), Origin(channel, user), lang, reply), lang, reply)
@@ -151,7 +162,7 @@ class Handlers:
         if not (user and channel and ts):
             logger.warning("app_mention event without user, channel or ts; ignoring it")
             return
-        if not await self._first_delivery(body):
+        if not await self._first_event_delivery(body):
             return
 
         thread_ts = event.get("thread_ts") or ts
@@ -161,7 +172,7 @@ class Handlers:
 
     async def _incident(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         channel, user, ts = event["channel"], event["user"], event["ts"]
-        if not await self._channels.contains(channel) or not await self._first_delivery(body):
+        if not await self._channels.contains(channel) or not await self._first_event_delivery(body):
             return
 
         text = unescape(strip_mentions(event.get("text") or ""))
@@ -200,6 +211,9 @@ class Handlers:
         if not user:
             logger.warning("button press without a user id (action %s); ignoring it", action.get("action_id"))
             return
+        press_id = body.get("trigger_id") or f"{user}:{action.get('action_ts') or ''}"
+        if not await self._first_delivery(f"action:{press_id}"):
+            return
 
         lang = await self._locales.lang_for(user)
         reply = EphemeralReply(respond)
@@ -211,6 +225,7 @@ class Handlers:
             return
         except SlackCallError as exc:
             logger.warning("button %s for run %s failed: %s", action.get("action_id"), run_id, exc)
+            await reply.send([notice(lang, "slack.post_failed", error=escape(exc.error))])
             return
         if outcome is not Outcome.DONE:
             await reply.send([notice(lang, outcome.value)])
@@ -276,25 +291,33 @@ class Handlers:
         try:
             await work
         except SlackCallError as exc:
-            logger.warning("Slack request could not be answered: %s", exc)
+            logger.warning("Slack request could not be answered (run %s): %s", RUN_ID.get(), exc)
             if exc.method == "chat.postMessage" and exc.error in _CANNOT_POST:
                 await reply.send([notice(lang, "slack.not_in_channel")])
             else:
                 await reply.send([notice(lang, "slack.post_failed", error=escape(exc.error))])
         except StateError as exc:
-            logger.warning("Slack request could not be answered: state store error: %s", exc)
+            logger.warning("Slack request could not be answered (run %s): state store error: %s", RUN_ID.get(), exc)
             await reply.send([notice(lang, "slack.state_unavailable")])
 
-    async def _first_delivery(self, body: dict[str, Any]) -> bool:
+    async def _first_event_delivery(self, body: dict[str, Any]) -> bool:
         """Tell whether this event is new; Slack redelivers an event it thinks went unanswered."""
         event_id = body.get("event_id")
         if not event_id:
             return True
+        return await self._first_delivery(f"event:{event_id}")
+
+    async def _first_delivery(self, name: str) -> bool:
+        """Claim ``name`` in the state store; False when this or another replica already handled it."""
         try:
-            return await self._store.claim(f"event:{event_id}", EVENT_DEDUPE_S)
+            first = await self._store.claim(name, EVENT_DEDUPE_S)
         except StateError as exc:
-            logger.warning("could not record event %s in the state store; handling it anyway: %s", event_id, exc)
+            logger.warning("could not record %s in the state store; handling it anyway: %s", name, exc)
             return True
+        if not first:
+            logger.info("%s was already handled (a Slack retry, or a delivery to another replica); ignoring it", name)
+            self._metrics.duplicates.labels(kind=name.split(":", 1)[0]).inc()
+        return first
 
 
 def _is_human_message(event: dict[str, Any], *, bot_user_id: str) -> bool:

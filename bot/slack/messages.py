@@ -89,3 +89,10 @@ def failed(lang: str, *, error: str, run_id: str) -> Message:
     text = tr(lang, "slack.failed", error=error)
     retry = button(tr(lang, "slack.button.recheck"), ACTION_RECHECK, run_id)
     return Message(text, [section(escape(text)), {"type": "actions", "elements": [retry]}])
+
+
+def interrupted(lang: str, *, run_id: str) -> Message:
+    """Return what a report shows when the bot shut down before its checks finished, with Recheck to run them again."""
+    text = tr(lang, "slack.interrupted")
+    retry = button(tr(lang, "slack.button.recheck"), ACTION_RECHECK, run_id)
+    return Message(text, [section(escape(text)), {"type": "actions", "elements": [retry]}])

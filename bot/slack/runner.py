@@ -2,8 +2,9 @@
 
 A report's context lives in a ``RunRecord`` in the state store, named by an opaque run id that is
 the only thing a button carries. A run holds a lock on its message (``message:CHANNEL:TS``), so a
-Recheck pressed while checks are running is refused instead of starting a second run. The full
-evidence of each run is appended to the thread's history for Show evidence.
+Recheck pressed while checks are running is refused instead of starting a second run, on this
+replica or any other that shares the store. The full evidence of each run is appended to the
+thread's history for Show evidence. Every log line of a run carries its run id (``RUN_ID``).
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from enum import StrEnum
 from typing import Callable
 
 from bot.app import Catalog, Runtime
+from bot.checks import CheckStatus
 from bot.config import Settings
 from bot.diagnosis import Candidate, Diagnosis, Finding
-from bot.engine import run_playbook
+from bot.engine import FindingCallback, run_playbook
 from bot.logs import RUN_ID
+from bot.metrics import ErrorKind, Metrics
 from bot.playbooks.schema import Playbook
 from bot.report.blocks import (
     Alternative,
@@ -37,8 +40,8 @@ from bot.report.blocks import (
     render_report,
 )
 from bot.selection import extract_inputs
-from bot.slack.client import SlackClient
-from bot.slack.messages import Choice, failed, notice
+from bot.slack.client import SlackCallError, SlackClient
+from bot.slack.messages import Choice, failed, interrupted, notice
 from bot.slack.progress import ProgressMessage
 from bot.state import RunRecord, StateStore
 
@@ -49,6 +52,8 @@ logger = logging.getLogger(__name__)
 RUN_ID_PATTERN = re.compile(r"^[0-9a-f]{16}$")
 HISTORY_MAX_ENTRIES = 20
 ALTERNATIVES_MAX = 2
+# How long a diagnosis cancelled at shutdown may take to replace its running view.
+INTERRUPTED_UPDATE_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,7 @@ class DiagnosisRunner:
         runtime: Runtime,
         store: StateStore,
         slack: SlackClient,
+        metrics: Metrics,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
@@ -87,6 +93,7 @@ class DiagnosisRunner:
         self._runtime = runtime
         self._store = store
         self._slack = slack
+        self._metrics = metrics
         self._clock = clock
         self._slots = asyncio.Semaphore(settings.slack.max_concurrent_runs)
 
@@ -115,6 +122,7 @@ class DiagnosisRunner:
     ) -> None:
         """Post the report message as "running N checks", then run the checks and update it."""
         record = self.new_record(origin, playbook, query=query, inputs=inputs, lang=lang)
+        RUN_ID.set(record.run_id)
         record.message_ts = await self._slack.post(origin.channel, self._progress(record, playbook, {}, None), thread_ts=origin.thread_ts)
         record.thread_ts = origin.thread_ts or record.message_ts
         await self._store.save_run(record, self._retention_s)
@@ -178,6 +186,7 @@ class DiagnosisRunner:
         if not RUN_ID_PATTERN.match(run_id):
             logger.warning("button carried a malformed run id (%d characters); ignoring it", len(run_id))
             return None, None
+        RUN_ID.set(run_id)
         record = await self._store.load_run(run_id)
         if record is None:
             logger.info("button for unknown or expired run %s", run_id)
@@ -217,7 +226,8 @@ class DiagnosisRunner:
         RUN_ID.set(record.run_id)
         try:
             async with self._slots:
-                await self._diagnose(record, playbook, recheck_by=recheck_by, alternatives=alternatives, show_progress=show_progress)
+                with self._metrics.diagnoses_in_flight.track_inprogress():
+                    await self._diagnose(record, playbook, recheck_by=recheck_by, alternatives=alternatives, show_progress=show_progress)
         finally:
             await self._store.release_lock(lock, token)
         return Outcome.DONE
@@ -242,23 +252,47 @@ class DiagnosisRunner:
         try:
             diagnosis = await run_playbook(
                 playbook, self._runtime.context(record.namespace), query=record.query, inputs=record.inputs,
-                on_finding=progress.note, run_id=record.run_id,
+                on_finding=self._observed(playbook, progress.note), run_id=record.run_id,
             )
+        except asyncio.CancelledError:
+            await self._interrupted(record, progress)
+            raise
         except Exception as exc:  # a report must end in a message, whatever stopped the run
             await progress.close()
             logger.error("diagnosis failed: run_id=%s playbook=%s channel=%s message_ts=%s", record.run_id, record.playbook_id, record.channel, record.message_ts, exc_info=True)
+            self._metrics.count_error(ErrorKind.DIAGNOSIS)
+            self._metrics.diagnoses.labels(playbook=record.playbook_id, verdict="failed").inc()
             await self._slack.update(record.channel, record.message_ts, failed(record.lang, error=type(exc).__name__, run_id=record.run_id))
             return
         await progress.close()
+        self._metrics.diagnoses.labels(playbook=record.playbook_id, verdict=diagnosis.verdict.value).inc()
 
         await self._publish(record, diagnosis, recheck_by=recheck_by, alternatives=alternatives)
+
+    async def _interrupted(self, record: RunRecord, progress: ProgressMessage) -> None:
+        """Replace the running view of a diagnosis cancelled at shutdown, so the message does not show it running forever."""
+        logger.warning(
+            "diagnosis cancelled before it finished, because the bot is shutting down: run_id=%s playbook=%s channel=%s message_ts=%s",
+            record.run_id, record.playbook_id, record.channel, record.message_ts,
+        )
+        self._metrics.diagnoses.labels(playbook=record.playbook_id, verdict="interrupted").inc()
+        try:
+            await asyncio.wait_for(progress.close(), timeout=INTERRUPTED_UPDATE_S)
+            await asyncio.wait_for(
+                self._slack.update(record.channel, record.message_ts, interrupted(record.lang, run_id=record.run_id)), timeout=INTERRUPTED_UPDATE_S
+            )
+        except (SlackCallError, asyncio.TimeoutError) as exc:
+            logger.warning("could not mark run %s as interrupted in message %s of channel %s: %s", record.run_id, record.message_ts, record.channel, str(exc) or "timed out")
 
     async def _publish(self, record: RunRecord, diagnosis: Diagnosis, *, recheck_by: str | None, alternatives: tuple[Alternative, ...]) -> None:
         statuses = {finding.check_id: finding.status.value for finding in diagnosis.findings}
         recheck = None
         if recheck_by is not None:
             recheck = Recheck(recheck_by, datetime.now(timezone.utc), compare_statuses(record.last_statuses, statuses))
-        context = ReportContext(requester=record.requester, request=record.query or record.playbook_id, run_id=record.run_id, alternatives=alternatives, recheck=recheck)
+        context = ReportContext(
+            requester=record.requester, request=record.query or record.playbook_id, run_id=record.run_id,
+            alternatives=alternatives, recheck=recheck, degraded=self._store.degraded,
+        )
         rendered = render_report(diagnosis, record.lang, context)
 
         await self._slack.update(record.channel, record.message_ts, rendered.message)
@@ -277,6 +311,18 @@ class DiagnosisRunner:
             record.run_id, record.playbook_id, record.channel, record.message_ts, diagnosis.verdict.value,
             recheck_by is not None, diagnosis.duration_ms,
         )
+
+    def _observed(self, playbook: Playbook, then: FindingCallback) -> FindingCallback:
+        """Wrap ``then`` so each finding's duration is recorded by check kind and status first."""
+        kinds = {check.id: check.kind for check in playbook.checks}
+
+        async def observe(finding: Finding) -> None:
+            if finding.status is not CheckStatus.SKIPPED:
+                kind = kinds.get(finding.check_id, "unknown")
+                self._metrics.check_duration.labels(kind=kind, status=finding.status.value).observe(finding.duration_ms / 1000)
+            await then(finding)
+
+        return observe
 
     def _progress(self, record: RunRecord, playbook: Playbook, done: dict[str, Finding], recheck_by: str | None) -> Message:
         return render_progress(

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any, Coroutine
+
+from bot.metrics import ErrorKind, Metrics
 
 __all__ = ["TaskTracker"]
 
 logger = logging.getLogger(__name__)
 
+CANCEL_WAIT_S = 5.0
+
 
 class TaskTracker:
     """Run coroutines as tasks, log any exception they end with, and wait for them on shutdown."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, metrics: Metrics | None = None) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._metrics = metrics
 
     def __len__(self) -> int:
         return len(self._tasks)
@@ -33,16 +39,30 @@ class TaskTracker:
         error = task.exception()
         if error is not None:
             logger.error("background task %s failed", task.get_name(), exc_info=error)
+            if self._metrics is not None:
+                self._metrics.count_error(ErrorKind.TASK)
 
-    async def drain(self, timeout_s: float) -> None:
-        """Wait up to ``timeout_s`` for the running tasks, then cancel those still running."""
-        pending = set(self._tasks)
-        if not pending:
-            return
-        logger.info("waiting up to %.0fs for %d running task(s)", timeout_s, len(pending))
-        _, still_running = await asyncio.wait(pending, timeout=timeout_s)
+    async def drain(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for the running tasks, then cancel those still running.
+
+        Tasks spawned while draining (by a request that was already being handled) are waited
+        for too. Returns True when every task finished on its own.
+        """
+        if not self._tasks:
+            return True
+
+        logger.info("waiting up to %.0fs for %d running task(s)", timeout_s, len(self._tasks))
+        deadline = time.monotonic() + timeout_s
+        while self._tasks:
+            left_s = deadline - time.monotonic()
+            if left_s <= 0:
+                break
+            await asyncio.wait(set(self._tasks), timeout=left_s)
+
+        still_running = set(self._tasks)
         for task in still_running:
             logger.warning("cancelling task %s: still running after %.0fs of shutdown", task.get_name(), timeout_s)
             task.cancel()
         if still_running:
-            await asyncio.wait(still_running, timeout=5)
+            await asyncio.wait(still_running, timeout=CANCEL_WAIT_S)
+        return not still_running

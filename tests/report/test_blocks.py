@@ -105,6 +105,17 @@ def test_long_patch_is_cut_with_note() -> None:
     assert "line 399" in "".join(patch_chunks)
 
 
+@pytest.mark.parametrize("degraded", [False, True])
+def test_footer_warns_when_state_degraded(degraded: bool) -> None:
+    rendered = render_report(diagnosis(), "en", context(degraded=degraded))
+
+    footer = next(block for block in reversed(rendered.message.blocks) if block["type"] == "context")
+    footer_text = " ".join(element["text"] for element in footer["elements"])
+    assert f"run {RUN_ID}" in footer_text
+    assert ("Recheck may not work after the bot restarts" in footer_text) is degraded
+    assert_valid(rendered.message.blocks)
+
+
 def test_buttons_carry_only_run_ids() -> None:
     alternative = Alternative("other", text("A title " * 30), "fedcba9876543210")
     rendered = render_report(diagnosis(), "en", context(alternatives=(alternative,)))

@@ -5,7 +5,8 @@ It listens on 127.0.0.1 only and serves, in its own thread and event loop:
 - ``/api/<method>``: ``auth.test``, ``chat.postMessage``, ``chat.update``, ``users.info`` (with
   ``user.locale``), ``conversations.info`` (with the channel name) and ``apps.connections.open``.
   Messages whose blocks break a Block Kit limit get ``invalid_blocks``, as from Slack, judged by
-  slack_sdk's block models.
+  slack_sdk's block models. ``rate_limit`` makes the next calls of a method get HTTP 429 with
+  ``Retry-After``, as Slack responds to a client over its rate limit.
 - ``/respond/<tag>``: a ``response_url`` target, recorded as method ``response_url``.
 - ``/socket``: a Socket Mode WebSocket that greets with ``hello``, sends the envelopes a test
   queues with ``send_envelope`` and records each acknowledgement as method ``socket_ack``.
@@ -44,6 +45,9 @@ class Call:
     args: dict[str, Any]
     authorized: bool = True
     answer: dict[str, Any] = field(default_factory=dict)
+    status: int = 200
+    at: float = field(default_factory=time.monotonic)
+    """``time.monotonic()`` when the mock received the call."""
 
     @property
     def blocks(self) -> list[dict[str, Any]]:
@@ -80,6 +84,7 @@ class MockSlackAPI:
         self._thread: threading.Thread | None = None
         self._sockets: list[web.WebSocketResponse] = []
         self._envelopes = itertools.count(1)
+        self._rate_limits: dict[str, tuple[int, int]] = {}
 
     @property
     def url(self) -> str:
@@ -103,6 +108,11 @@ class MockSlackAPI:
         self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread is not None:
             self._thread.join(timeout=10)
+
+    def rate_limit(self, method: str, *, times: int, retry_after_s: int = 1) -> None:
+        """Respond to the next ``times`` calls of ``method`` with HTTP 429, ``Retry-After: retry_after_s`` and ``ratelimited``."""
+        with self._lock:
+            self._rate_limits[method] = (times, retry_after_s)
 
     def calls(self, method: str | None = None) -> list[Call]:
         with self._lock:
@@ -165,6 +175,15 @@ class MockSlackAPI:
             else:
                 args.update(dict(parse_qsl(raw.decode())))
         authorized = request.headers.get("Authorization", "").startswith("Bearer x")
+
+        with self._lock:
+            left, retry_after_s = self._rate_limits.get(method, (0, 0))
+            if left > 0:
+                self._rate_limits[method] = (left - 1, retry_after_s)
+                answer = {"ok": False, "error": "ratelimited"}
+                self._calls.append(Call(method, args, authorized, answer, status=429))
+        if left > 0:
+            return web.json_response(answer, status=429, headers={"Retry-After": str(retry_after_s)})
 
         answer = self._answer(method, args) if authorized else {"ok": False, "error": "not_authed"}
         with self._lock:
