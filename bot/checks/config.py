@@ -20,6 +20,11 @@ from bot.i18n import both
 
 __all__ = ["ConfigCheck", "ParseFailure", "excerpt", "parse_document", "read_config", "run"]
 
+# libyaml's parser with PyYAML's safe constructors reads YAML as SafeLoader does, about seven times
+# faster (0.8 against 6.0 ms for the sandbox's ConfigMaps). Checks run on the event loop, where
+# that time delays every other request.
+_FAST_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 class ConfigCheck(CheckBase):
     """Assertions on the parsed content of one ConfigMap key, or of each key matching a glob."""
@@ -51,6 +56,11 @@ def parse_document(text: str, *, key: str, format: str = "auto") -> Any:
             return json.loads(text)
         except json.JSONDecodeError as exc:
             raise ParseFailure(exc.msg, line=exc.lineno, column=exc.colno) from exc
+    try:
+        return yaml.load(text, Loader=_FAST_SAFE_LOADER)
+    except yaml.YAMLError:
+        pass  # parsed again below with the pure-Python loader, whose messages the evidence quotes
+
     try:
         return yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
