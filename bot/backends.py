@@ -135,7 +135,7 @@ class BackendClient:
                 backend.service, backend.port, path, namespace=namespace, params=params, timeout_s=timeout_s
             )
         except ClusterError as exc:
-            if "timed out" in str(exc):
+            if "timed out after" in str(exc):
                 raise BackendTimeout(f"{name}: GET {path} timed out after {timeout_s:g}s", backend=name, path=path) from exc
             raise BackendError(f"{name}: GET {path} failed: {exc}", backend=name, path=path, status=exc.status) from exc
         return BackendResponse(name, path, response.status, response.headers, response.body)

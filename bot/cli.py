@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any, Optional
@@ -34,8 +35,14 @@ logger = logging.getLogger(__name__)
 
 EXIT_CODES = {Verdict.HEALTHY: 0, Verdict.PROBLEM: 1, Verdict.INCONCLUSIVE: 3}
 EXIT_USAGE = 2
+EXIT_CRASH = 70  # EX_SOFTWARE from sysexits.h
 
-app = typer.Typer(help="Diagnose an OpenTelemetry monitoring stack on Kubernetes with read-only playbooks.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Diagnose an OpenTelemetry monitoring stack on Kubernetes with read-only playbooks.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 playbooks_app = typer.Typer(help="List, show, lint and describe playbooks.", no_args_is_help=True)
 app.add_typer(playbooks_app, name="playbooks")
 
@@ -46,8 +53,13 @@ JsonOption = typer.Option(False, "--json", help="Print the machine-readable repo
 
 def main() -> None:
     """Entry point of the console script."""
-    configure_logging(level="WARNING")
-    app()
+    # The report already carries every check's reason; stderr gets errors unless asked for more.
+    configure_logging(level=os.environ.get("OTELBOT_LOG_LEVEL", "ERROR"))
+    try:
+        app()
+    except Exception:  # a bug: say so in one exit code that no verdict uses
+        logger.critical("otelbot crashed; this is a bug, please report it with the traceback below", exc_info=True)
+        sys.exit(EXIT_CRASH)
 
 
 def _fail(message: str) -> typer.Exit:

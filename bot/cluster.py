@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 import urllib3.exceptions
+import yaml
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
@@ -38,6 +39,8 @@ from bot.errors import (
 __all__ = ["RESOURCES", "ClusterReader", "ProxyResponse", "Resource", "connect"]
 
 logger = logging.getLogger(__name__)
+# urllib3 logs every retry at WARNING; the reads here report their own failures once.
+logging.getLogger("urllib3").setLevel(logging.ERROR)
 
 _IN_CLUSTER_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 _ACCESS_REVIEW_PATH = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
@@ -286,10 +289,11 @@ def _status_message(data: bytes) -> str:
 def _urllib3_reason(exc: Exception, timeout: float) -> str:
     if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
         exc = exc.reason
-    if isinstance(exc, (urllib3.exceptions.TimeoutError, urllib3.exceptions.ReadTimeoutError)):
-        return f"timed out after {timeout:g}s"
+    # NewConnectionError subclasses ConnectTimeoutError in urllib3 2.x, so it is tested first.
     if isinstance(exc, urllib3.exceptions.NewConnectionError):
         return "connection refused or host unreachable"
+    if isinstance(exc, (urllib3.exceptions.TimeoutError, urllib3.exceptions.ReadTimeoutError)):
+        return f"timed out after {timeout:g}s"
     return type(exc).__name__
 
 
@@ -315,6 +319,11 @@ def connect(settings: ClusterSettings, *, executor: ThreadPoolExecutor | None = 
             )
     except ConfigException as exc:
         raise ConfigError(f"cannot load cluster credentials: {exc}") from exc
+    except (OSError, ValueError, TypeError, AttributeError, KeyError, yaml.YAMLError) as exc:
+        # A kubeconfig that is not YAML, or YAML of the wrong shape, fails deep inside the client.
+        raise ConfigError(
+            f"invalid kubeconfig: {type(exc).__name__}: {exc}. Check the file with `kubectl config view`."
+        ) from exc
 
     configuration.retries = 1
     configuration.connection_pool_maxsize = max(settings.max_workers, 4)

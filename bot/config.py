@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from bot.errors import ConfigError
 
@@ -237,6 +237,18 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field(default="text", description="Log line format.")
     log_level: str = Field(default="INFO", description="Root log level.")
 
+    @field_validator("targets", mode="before")
+    @classmethod
+    def _merge_targets(cls, value: Any) -> Any:
+        """Merge given names into the defaults, so overriding one name keeps the others."""
+        return _merged(_default_targets(), value)
+
+    @field_validator("backends", mode="before")
+    @classmethod
+    def _merge_backends(cls, value: Any) -> Any:
+        defaults = {name: backend.model_dump(exclude_none=True) for name, backend in _default_backends().items()}
+        return _merged(defaults, value)
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -247,6 +259,18 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, _YamlFileSource(settings_cls))
+
+
+def _merged(defaults: dict[str, dict[str, Any]], value: Any) -> Any:
+    if not isinstance(value, dict):
+        return value
+    merged = {name: dict(entries) for name, entries in defaults.items()}
+    for name, entries in value.items():
+        if isinstance(entries, dict) and isinstance(merged.get(name), dict):
+            merged[name].update(entries)
+        else:
+            merged[name] = entries
+    return merged
 
 
 class _YamlFileSource(PydanticBaseSettingsSource):
@@ -290,6 +314,11 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         settings = Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(_describe_validation_error(exc, path)) from exc
+    except SettingsError as exc:
+        raise ConfigError(
+            f"invalid settings from the environment: {exc}. Lists and maps in OTELBOT_* variables are JSON, "
+            """e.g. OTELBOT_SLACK__INCIDENT_CHANNELS='["inc-*"]'."""
+        ) from exc
     finally:
         _config_file.reset(token)
     return _with_redis_env(_with_slack_env(settings))

@@ -15,6 +15,8 @@ import uuid
 from datetime import datetime, timezone
 from typing import Awaitable, Callable
 
+from jmespath.exceptions import JMESPathError
+
 from bot.checks import RUNNERS, Check, CheckContext, CheckOutcome, CheckStatus, Evidence
 from bot.diagnosis import Candidate, CauseFinding, Diagnosis, Finding, Verdict
 from bot.errors import BackendError, BackendTimeout, ClusterError, ClusterForbidden, ClusterNotFound, ConfigError
@@ -128,7 +130,7 @@ async def _run_check(check: Check, ctx: CheckContext) -> Finding:
         outcome = await asyncio.wait_for(RUNNERS[check.kind](rendered, ctx), timeout=timeout)
     except Exception as exc:  # every failure to run becomes an error finding; see _reason
         outcome = CheckOutcome(CheckStatus.ERROR, reason=_reason(exc, timeout))
-        if outcome.reason is not None and not isinstance(exc, (ClusterError, BackendError, TimeoutError)):
+        if outcome.reason is not None and not isinstance(exc, (ClusterError, BackendError, TimeoutError, JMESPathError)):
             logger.error("check %s failed unexpectedly", check.id, exc_info=True)
         else:
             logger.warning("check %s error: %s", check.id, exc)
@@ -162,6 +164,8 @@ def _reason(exc: Exception, timeout: float) -> LocalizedText:
         return both("reason.backend", message=str(exc))
     if isinstance(exc, KeyError):
         return both("reason.placeholder", name=str(exc).strip("'"))
+    if isinstance(exc, JMESPathError):
+        return both("reason.expression", message=str(exc))
     return both("reason.internal", error=type(exc).__name__)
 
 

@@ -20,8 +20,9 @@ def render_text(diagnosis: Diagnosis, lang: str) -> str:
         lines += [tr(lang, "report.sample"), ""]
 
     verdict = tr(lang, f"report.verdict.{diagnosis.verdict.value}")
-    lines.append(f"{_VERDICT_MARKS[diagnosis.verdict]} {verdict}: {diagnosis.playbook_title.get(lang)}")
-    lines.append(f"   {tr(lang, 'report.playbook')}: {diagnosis.playbook_id} · {tr(lang, 'report.namespace')}: {diagnosis.namespace}")
+    lines.append(f"{_VERDICT_MARKS[diagnosis.verdict]} {verdict}")
+    lines.append(f"   {tr(lang, 'report.playbook')}: {diagnosis.playbook_title.get(lang)} ({diagnosis.playbook_id})")
+    lines.append(f"   {tr(lang, 'report.namespace')}: {diagnosis.namespace}")
     lines.append("")
 
     lines.append(tr(lang, "report.checks"))
@@ -54,9 +55,11 @@ def render_text(diagnosis: Diagnosis, lang: str) -> str:
             lines.extend(f"  $ {command}" for command in cause.verify)
         lines.append("")
 
-    if diagnosis.commands:
+    shown = {command for cause in diagnosis.causes for command in cause.verify}
+    commands = [command for command in diagnosis.commands if command not in shown]
+    if commands:
         lines.append(tr(lang, "report.commands"))
-        lines.extend(f"  $ {command}" for command in diagnosis.commands)
+        lines.extend(f"  $ {command}" for command in commands)
         lines.append("")
 
     if len(diagnosis.candidates) > 1:

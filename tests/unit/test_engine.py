@@ -224,3 +224,13 @@ def test_missing_config_key_is_error_with_name(sandbox) -> None:
     finding = result.finding("config")
     assert finding.status is CheckStatus.ERROR
     assert "has no key nope.yaml" in finding.reason.en
+
+
+def test_bad_expression_is_error_with_reason(sandbox) -> None:
+    check = http_check("metrics", "/ready", expect=[{"path": "sum(body.missing[].value)", "gt": 0}])
+
+    result = diagnose(sandbox, playbook([check]))
+
+    finding = result.finding("metrics")
+    assert finding.status is CheckStatus.ERROR
+    assert finding.reason.en.startswith("an assertion could not be evaluated")

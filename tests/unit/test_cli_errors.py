@@ -1,0 +1,95 @@
+"""Bad input gets one clear line and exit code 2, never a traceback; settings merge with defaults."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from bot.cli import app
+from bot.config import load_settings
+from bot.errors import ConfigError
+
+
+def run(*args: str):
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout + result.stderr
+
+
+def test_malformed_kubeconfig_is_usage_error(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("clusters: [unclosed\n", encoding="utf-8")
+
+    code, output = run("diagnose", "why no spanmetrics", "--kubeconfig", str(kubeconfig))
+
+    assert code == 2
+    assert "error: invalid kubeconfig" in output
+    assert "Traceback" not in output
+
+
+def test_refused_connection_is_not_called_timeout(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "closed", "cluster": {"server": "http://127.0.0.1:1"}}],
+        "users": [{"name": "user", "user": {"token": "t"}}],
+        "contexts": [{"name": "closed", "context": {"cluster": "closed", "user": "user"}}],
+        "current-context": "closed",
+    }
+    kubeconfig.write_text(yaml.safe_dump(config), encoding="utf-8")
+
+    code, output = run("diagnose", "why no spanmetrics", "--kubeconfig", str(kubeconfig), "--lang", "en", "--json")
+
+    assert code == 3
+    assert "connection refused" in output
+    assert "timed out" not in output
+
+
+def test_non_json_env_list_is_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTELBOT_SLACK__INCIDENT_CHANNELS", "inc-*")
+
+    with pytest.raises(ConfigError, match=r"OTELBOT_SLACK__INCIDENT_CHANNELS='\[\"inc-\*\"\]'"):
+        load_settings()
+
+
+def test_one_target_override_keeps_other_names() -> None:
+    settings = load_settings(targets={"collector": {"deployment": "my-collector"}})
+
+    assert settings.targets["collector"]["deployment"] == "my-collector"
+    assert settings.targets["collector"]["configmap"] == "otel-collector-config"
+    assert settings.targets["tempo"]["configmap"] == "tempo"
+
+
+def test_one_backend_override_keeps_others(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTELBOT_BACKENDS__PROMETHEUS__URL", "http://127.0.0.1:9/api/monitoring/prometheus")
+
+    settings = load_settings()
+
+    assert settings.backends["prometheus"].url == "http://127.0.0.1:9/api/monitoring/prometheus"
+    assert settings.backends["prometheus"].port == 9090
+    assert settings.backends["tempo"].service == "tempo"
+
+
+def test_playbooks_load_with_target_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTELBOT_TARGETS__COLLECTOR__DEPLOYMENT", "my-collector")
+
+    code, output = run("playbooks", "list")
+
+    assert code == 0, output
+    assert "spanmetrics-missing" in output
+
+
+def test_crash_exits_70_with_traceback(tmp_path: Path) -> None:
+    # Replace the Typer app by one that raises, as a bug anywhere in a command would.
+    script = "import sys; sys.argv=['otelbot','demo']; import bot.cli as c; c.app=lambda: (_ for _ in ()).throw(RuntimeError('boom')); c.main()"
+
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 70
+    assert "otelbot crashed; this is a bug" in result.stderr
+    assert "RuntimeError: boom" in result.stderr
