@@ -27,7 +27,7 @@ from bot.playbooks.loader import lint as lint_playbooks
 from bot.playbooks.schema import Playbook
 from bot.report.json import render_json
 from bot.report.text import render_text
-from bot.selection import extract_inputs, select_playbook
+from bot.selection import clean_request_text, extract_inputs, select_playbook
 
 __all__ = ["app", "main"]
 
@@ -99,6 +99,7 @@ async def _diagnose(settings: Settings, playbook: Playbook, *, text: str, inputs
 
 
 def _run_diagnosis(settings: Settings, text: str, *, playbook_id: str | None, lang: str, as_json: bool, inputs: dict[str, str], sample: bool = False) -> None:
+    text = clean_request_text(text, max_chars=settings.matching.max_text_chars)
     catalog = _catalog(settings)
     try:
         selection = select_playbook(catalog, text, settings.matching, playbook_id=playbook_id)
@@ -165,6 +166,7 @@ def match(
     settings = _settings(config)
     language = _lang(settings, lang)
     catalog = _catalog(settings)
+    text = clean_request_text(text, max_chars=settings.matching.max_text_chars)
     ranked = catalog.matcher.rank(text, limit=5)
     threshold = settings.matching.threshold
     if as_json:

@@ -175,7 +175,7 @@ def prepare_query(
     if definition is None:
         raise ConfigError(f"unknown query {name!r}; run `otelbot query list` to see the names")
 
-    if service is not None and not K8S_NAME.match(service):
+    if service is not None and not K8S_NAME.fullmatch(service):
         raise ConfigError(f"invalid service {service!r}: it must be a Kubernetes name such as user-service")
     if service is None and definition.service_required:
         raise ConfigError(f"query {name} needs a service: pass --service NAME")

@@ -19,9 +19,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from typing import Callable
+from typing import Any, Callable
 
-__all__ = ["RedactingFilter", "fingerprint", "redact"]
+__all__ = ["RedactingFilter", "fingerprint", "redact", "redact_document"]
 
 _SECRET_KEY = (
     r"[\w.-]*(?:password|passwd|pwd|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key"
@@ -147,6 +147,43 @@ def redact(text: str) -> str:
     for pattern, replacement in _RULES:
         text = pattern.sub(replacement, text)
     return text
+
+
+_SECRET_KEY_NAME = re.compile(r"(?i:" + _SECRET_KEY + r")")
+
+
+def _is_secret_key(name: str) -> bool:
+    return _SECRET_KEY_NAME.fullmatch(name) is not None and not name.lower().endswith(_LOCATION_KEY_SUFFIXES)
+
+
+def redact_document(value: Any) -> Any:
+    """Return a copy of a parsed JSON or YAML document with credentials masked.
+
+    A string under a key whose name marks a credential is masked whole, and so is the ``value``
+    of a Kubernetes env entry whose ``name`` marks one. Numbers and booleans stay, so settings such
+    as ``max_token_length: 100`` can still be compared. Every other string goes through
+    ``redact``. A JMESPath selection on the result returns a credential only as a marker, even
+    when it selects the bare value without its key.
+    """
+    if isinstance(value, dict):
+        secret_env = isinstance(value.get("name"), str) and _is_secret_key(value["name"])
+        masked: dict[Any, Any] = {}
+        for key, item in value.items():
+            by_name = (isinstance(key, str) and _is_secret_key(key)) or (secret_env and key == "value")
+            masked[key] = _mask_scalar(item) if by_name else redact_document(item)
+        return masked
+    if isinstance(value, list):
+        return [redact_document(item) for item in value]
+    if isinstance(value, str):
+        return redact(value)
+    return value
+
+
+def _mask_scalar(value: Any) -> Any:
+    """Mask the string under a credential key; a mapping or list there is walked instead."""
+    if isinstance(value, str):
+        return value if not value or "[redacted" in value else _marker(value)
+    return redact_document(value)
 
 
 class RedactingFilter(logging.Filter):

@@ -10,8 +10,9 @@ from bot.config import MatchSettings
 from bot.diagnosis import Candidate
 from bot.errors import ConfigError
 from bot.playbooks.schema import Playbook
+from bot.redact import redact
 
-__all__ = ["Selection", "clean_text", "extract_inputs", "select_playbook"]
+__all__ = ["Selection", "clean_request_text", "clean_text", "extract_inputs", "select_playbook"]
 
 # C0 and C1 control characters except tab and newline; they become spaces.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -22,6 +23,9 @@ _INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\
 # ASCII classes on purpose: \w would count a Korean particle glued to the name (user-service에서) as part of it.
 _WORKLOAD = re.compile(r"(?<![a-z0-9_./-])([a-z0-9]+(?:-[a-z0-9]+)+)(?![a-z0-9_/-])")
 _WINDOW = re.compile(r"(?<![\w])(\d+[smhd])(?![\w])")
+# Characters read past the cut by clean_request_text, so a credential that starts before the cut
+# is masked whole; a private key block is about 3,200 characters.
+_CREDENTIAL_MAX_CHARS = 8192
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,18 @@ class Selection:
 def clean_text(text: str, *, max_chars: int) -> str:
     """Replace control characters with spaces, drop invisible formatting characters, and cut the text to ``max_chars``."""
     return _INVISIBLE.sub("", _CONTROL.sub(" ", text)).strip()[:max_chars]
+
+
+def clean_request_text(text: str, *, max_chars: int) -> str:
+    """Drop control and invisible characters, mask credentials, and cut the text to ``max_chars``.
+
+    Masking comes before the cut, so a token at the cut is masked whole rather than cut in half.
+    Only the first ``max_chars`` plus 8192 characters are read, which bounds the work on a long
+    paste. The CLI and the Slack app apply this to every symptom text before matching, showing
+    or storing it.
+    """
+    cleaned = clean_text(text[: max_chars + _CREDENTIAL_MAX_CHARS], max_chars=max_chars + _CREDENTIAL_MAX_CHARS)
+    return redact(cleaned)[:max_chars].rstrip()
 
 
 def select_playbook(catalog: Catalog, text: str, settings: MatchSettings, *, playbook_id: str | None = None) -> Selection:

@@ -18,7 +18,7 @@ import jmespath.exceptions
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bot.i18n import LocalizedText, both, tr
-from bot.redact import redact
+from bot.redact import redact, redact_document
 
 if TYPE_CHECKING:
     from bot.backends import BackendClient
@@ -212,8 +212,15 @@ class CheckContext:
 
 
 def evaluate_assertions(assertions: list[Assertion], document: Any, *, prefix: str = "") -> list[Evidence]:
-    """Evaluate each assertion on ``document`` and return one evidence line per assertion."""
-    return [_evaluate(assertion, document, prefix) for assertion in assertions]
+    """Evaluate each assertion on ``document`` and return one evidence line per assertion.
+
+    The assertions see the document with its credentials masked (``redact_document``), so a
+    value they select and show can be a credential only as a marker.
+    """
+    if not assertions:
+        return []
+    masked = redact_document(document)
+    return [_evaluate(assertion, masked, prefix) for assertion in assertions]
 
 
 def _evaluate(assertion: Assertion, document: Any, prefix: str) -> Evidence:

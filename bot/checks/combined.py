@@ -29,6 +29,7 @@ from bot.checks.http import BACKEND_NAME, parse_prometheus_text, validate_backen
 from bot.checks.k8s_object import K8sObjectCheck
 from bot.errors import ClusterNotFound
 from bot.i18n import LocalizedText, both, tr
+from bot.redact import redact_document
 
 __all__ = ["CombinedCheck", "Shown", "Source", "run"]
 
@@ -130,7 +131,9 @@ async def run(check: CombinedCheck, ctx: CheckContext) -> CheckOutcome:
         return CheckOutcome(CheckStatus.ERROR, reason=exc.reason)
     document = dict(zip(names, values))
 
-    evidence = [_shown(item, document) for item in check.show]
+    # Shown values are selected from the document with its credentials masked, as assertions are.
+    masked = redact_document(document) if check.show else document
+    evidence = [_shown(item, masked) for item in check.show]
     evidence.extend(evaluate_assertions(check.expect, document))
     return CheckOutcome.from_evidence(evidence)
 

@@ -8,8 +8,7 @@
 
 Slack escapes ``&``, ``<`` and ``>`` in message and command text and writes user mentions as
 ``<@U123>``; both are undone here, so the matcher gets the text the person typed.
-``clean_request_text`` makes typed text safe to match, show and store; the access middleware
-applies it to every request before a listener runs.
+The access middleware has already cleaned the text (``bot.selection.clean_request_text``).
 """
 
 from __future__ import annotations
@@ -18,12 +17,8 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.redact import redact
-from bot.selection import clean_text
+__all__ = ["Request", "Subcommand", "parse_request", "strip_mentions", "unescape"]
 
-__all__ = ["Request", "Subcommand", "clean_request_text", "parse_request", "strip_mentions", "unescape"]
-
-_CREDENTIAL_MAX_CHARS = 8192
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 _LINK = re.compile(r"<((?:https?|mailto):[^|>]+)(?:\|([^>]*))?>")
 
@@ -55,18 +50,6 @@ class Request:
     service: str = ""
     implicit: bool = False
     problem: str = ""
-
-
-def clean_request_text(text: str, *, max_chars: int) -> str:
-    """Drop control and invisible characters, mask credentials, and cut the text to ``max_chars``.
-
-    Masking comes before the cut, so a token at the cut is masked whole rather than cut in half.
-    Only the first ``max_chars`` plus 8192 characters are read, which bounds the work on a long
-    paste and still holds any credential that starts before the cut (a private key block is
-    about 3,200 characters).
-    """
-    cleaned = clean_text(text[: max_chars + _CREDENTIAL_MAX_CHARS], max_chars=max_chars + _CREDENTIAL_MAX_CHARS)
-    return redact(cleaned)[:max_chars].rstrip()
 
 
 def unescape(text: str) -> str:

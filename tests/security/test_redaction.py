@@ -13,9 +13,9 @@ import pytest
 
 from bot.checks.base import short
 from bot.logs import JsonFormatter
-from bot.redact import RedactingFilter, fingerprint, redact
-from bot.selection import clean_text
-from bot.slack.commands import clean_request_text
+from bot.checks.base import Assertion, evaluate_assertions, short
+from bot.redact import RedactingFilter, fingerprint, redact, redact_document
+from bot.selection import clean_request_text, clean_text
 
 # (text, the part that must not survive)
 CREDENTIALS = [
@@ -141,3 +141,35 @@ def test_request_text_masked_then_cut() -> None:
     assert len(cleaned) <= 20
     assert "123456789012" not in cleaned
     assert "xoxb-" in cleaned
+
+
+def test_document_masks_values_by_key() -> None:
+    document = {
+        "extensions": {"basicauth/prw": {"client_auth": {"username": "otel", "password": "pw-under-key"}}},
+        "env": [{"name": "AWS_SECRET_ACCESS_KEY", "value": "bare-secret-value"}, {"name": "OTEL_SERVICE_NAME", "value": "user-service"}],
+        "bearer_token_file": "/var/run/secrets/token",
+        "max_token_length": 100,
+        "endpoint": "http://writer:url-pass-123@prometheus:9090/api/v1/write",
+    }
+
+    masked = redact_document(document)
+
+    assert masked["extensions"]["basicauth/prw"]["client_auth"] == {"username": "otel", "password": f"[redacted sha256:{fingerprint('pw-under-key')}]"}
+    assert masked["env"][0]["value"] == f"[redacted sha256:{fingerprint('bare-secret-value')}]"
+    assert masked["env"][1] == {"name": "OTEL_SERVICE_NAME", "value": "user-service"}
+    assert masked["bearer_token_file"] == "/var/run/secrets/token"
+    assert masked["max_token_length"] == 100
+    assert "url-pass-123" not in masked["endpoint"]
+    assert document["env"][0]["value"] == "bare-secret-value", "the input document is not changed"
+
+
+def test_assertion_selects_masked_value() -> None:
+    # A selection of the bare value, without its key, still shows only the marker.
+    document = {"env": [{"name": "DB_PASSWORD", "value": "hunter2-selected"}]}
+    assertion = Assertion(path="env[?name=='DB_PASSWORD'].value | [0]", equals="x")
+
+    [evidence] = evaluate_assertions([assertion], document)
+
+    assert "hunter2-selected" not in evidence.text.en
+    assert f"[redacted sha256:{fingerprint('hunter2-selected')}]" in evidence.text.en
+    assert evidence.ok is False
