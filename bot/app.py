@@ -4,30 +4,36 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import AsyncIterator
 
 from bot.backends import BackendClient
 from bot.checks import CheckContext
 from bot.cluster import ClusterReader, connect, in_cluster
 from bot.config import Settings
+from bot.errors import ClusterError
 from bot.http import build_async_client
 from bot.playbooks.loader import PlaybookSet, load_playbooks
 from bot.playbooks.matcher import Matcher
 from bot.playbooks.template import variables_from
 from bot.rbac import Permission, blocked_checks, required_permissions
 
-__all__ = ["Catalog", "Runtime", "check_access", "known_variables", "load_catalog", "open_runtime"]
+__all__ = ["Catalog", "Runtime", "check_access", "known_variables", "load_catalog", "open_runtime", "review_access"]
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Catalog:
-    """The loaded playbooks and a matcher over them."""
+    """The loaded playbooks, a matcher over them, and the checks that missing permissions block.
+
+    ``blocked`` maps ``playbook/check`` ids to the permissions they lack; ``review_access`` fills
+    it when the Slack app starts, and it is empty until then.
+    """
 
     playbooks: PlaybookSet
     matcher: Matcher
+    blocked: dict[str, list[Permission]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -91,3 +97,17 @@ async def check_access(runtime: Runtime, catalog: Catalog) -> dict[str, list[Per
     if not blocked:
         logger.info("all %d permissions the playbooks need are granted in namespace %s", len(needed), namespace)
     return blocked
+
+
+async def review_access(runtime: Runtime, catalog: Catalog) -> Catalog:
+    """Return ``catalog`` with ``blocked`` filled by asking the API server which permissions this identity has.
+
+    A review that cannot complete, because the API server is unreachable or forbids the review, is
+    logged and leaves ``blocked`` empty. Each check then reports its missing permission when it runs.
+    """
+    try:
+        blocked = await check_access(runtime, catalog)
+    except ClusterError as exc:
+        logger.warning("could not ask the API server which permissions otelbot has; checks report missing ones when they run: %s", exc)
+        return catalog
+    return replace(catalog, blocked=blocked)

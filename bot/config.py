@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from bot.errors import ConfigError
 
 __all__ = [
+    "AccessSettings",
     "BackendSettings",
     "CheckSettings",
     "ClusterSettings",
@@ -194,6 +195,37 @@ class SlackSettings(_Section):
     shutdown_timeout_s: float = Field(default=30.0, gt=0, le=600, description="How long shutdown waits for running diagnoses, in seconds.")
 
 
+class AccessSettings(_Section):
+    """Access rules of the Slack app: allowed channels, users and user groups, direct messages, rate limits."""
+
+    allowed_channels: list[str] = Field(
+        default_factory=list,
+        description="Channel ids or name patterns (e.g. C0123ABCD, inc-*) where the bot takes commands, mentions and "
+        "button presses and listens to incident channels; empty allows every channel. Direct messages follow serve_dms.",
+    )
+    allowed_users: list[str] = Field(
+        default_factory=list,
+        description="User ids (U...) who may use the bot; when both this and allowed_usergroups are empty, everyone may.",
+    )
+    allowed_usergroups: list[str] = Field(
+        default_factory=list,
+        description="User group ids (S...) whose members may use the bot, read with usergroups.users.list (scope "
+        "usergroups:read); when both this and allowed_users are empty, everyone may.",
+    )
+    serve_dms: bool = Field(
+        default=False,
+        description="Respond in direct messages and group DMs; when false they are refused, so reports that quote "
+        "production configuration stay in channels.",
+    )
+    rate_limit_user_per_minute: int = Field(
+        default=10, ge=0, le=10000, description="Commands, mentions and button presses one user may send per minute; 0 turns the limit off."
+    )
+    rate_limit_channel_per_minute: int = Field(
+        default=30, ge=0, le=10000, description="Commands, mentions and button presses one channel may send per minute; 0 turns the limit off."
+    )
+    usergroup_cache_s: int = Field(default=300, ge=0, le=86400, description="How long the members of a user group are cached, in seconds.")
+
+
 class StateSettings(_Section):
     """Where the bot keeps state."""
 
@@ -233,6 +265,7 @@ class Settings(BaseSettings):
     playbooks: PlaybookSettings = Field(default_factory=PlaybookSettings, description="Playbook locations.")
     queries: QuerySettings = Field(default_factory=QuerySettings, description="Named PromQL queries.")
     slack: SlackSettings = Field(default_factory=SlackSettings, description="Slack app.")
+    access: AccessSettings = Field(default_factory=AccessSettings, description="Who may use the Slack app, where, and how often.")
     state: StateSettings = Field(default_factory=StateSettings, description="State store.")
     log_format: Literal["text", "json"] = Field(default="text", description="Log line format.")
     log_level: str = Field(default="INFO", description="Root log level.")

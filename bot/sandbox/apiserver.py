@@ -65,6 +65,7 @@ class FakeCluster:
     token: str = "sandbox-token"
     requests: list[RecordedRequest] = field(default_factory=list)
     violations: list[RecordedRequest] = field(default_factory=list)
+    reviews: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def apply(self, manifest: dict[str, Any]) -> None:
@@ -273,6 +274,8 @@ class _Handler(BaseHTTPRequestHandler):
             attributes = review["spec"]["resourceAttributes"]
         except (ValueError, KeyError, TypeError):
             return self._status(400, "BadRequest", "invalid SelfSubjectAccessReview")
+        with self.cluster.lock:
+            self.cluster.reviews.append(dict(attributes))
         resource = attributes.get("resource", "")
         if attributes.get("subresource"):
             resource += "/" + attributes["subresource"]

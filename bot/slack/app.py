@@ -1,4 +1,4 @@
-"""Build the Bolt app and register the listeners from one list."""
+"""Build the Bolt app: the access middleware in front, then the listeners from one list."""
 
 from __future__ import annotations
 
@@ -43,6 +43,7 @@ def build_app(settings: SlackSettings, *, client: AsyncWebClient, handlers: Hand
         process_before_response=True,
         logger=logging.getLogger("slack_bolt.otelbot"),
     )
+    app.middleware(handlers.access.middleware)
     for method, matcher, listener in _listeners(handlers):
         getattr(app, method)(matcher)(listener)
     app.error(handlers.on_error)

@@ -21,6 +21,7 @@ from bot.metrics import ErrorKind, Metrics
 from bot.playbooks.schema import Playbook
 from bot.report.blocks import Message, escape
 from bot.selection import Selection, extract_inputs, select_playbook
+from bot.slack.access import AccessGuard
 from bot.slack.channels import IncidentChannels
 from bot.slack.client import SlackCallError, SlackClient
 from bot.slack.commands import Request, Subcommand, parse_request, strip_mentions, unescape
@@ -106,6 +107,8 @@ class Handlers:
         self._queries = queries
         self._tracker = tracker
         self._metrics = metrics
+        # The Bolt global middleware that checks who may use the bot, where and how often.
+        self.access = AccessGuard(settings, store=store, slack=slack, locales=locales, tracker=tracker)
 
     # Bolt listeners: acknowledge, then hand the work to a tracked task.
 
@@ -243,7 +246,7 @@ class Handlers:
 
     async def _serve(self, request: Request, origin: Origin, lang: str, reply: Reply) -> None:
         if request.subcommand is Subcommand.HELP:
-            await reply.send([help_message(lang, problem=request.problem)])
+            await reply.send([help_message(lang, problem=request.problem, blocked=self._catalog.blocked)])
         elif request.subcommand is Subcommand.LIST:
             await reply.send(list_messages(lang, self._catalog.playbooks))
         elif request.subcommand is Subcommand.QUERY:

@@ -6,7 +6,7 @@ Pure functions from values to ``Message``; the text of each comes from the i18n 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping, Sequence
 
 from bot.i18n import LocalizedText, tr
 from bot.playbooks.schema import Playbook
@@ -25,6 +25,9 @@ from bot.report.blocks import (
 
 __all__ = ["Choice", "did_you_mean", "failed", "help_message", "list_messages", "notice", "suggestion"]
 
+# Blocked checks listed in the help; the rest are counted. ``otelbot rbac --check`` lists them all.
+BLOCKED_CHECKS_SHOWN = 20
+
 
 @dataclass(frozen=True)
 class Choice:
@@ -42,16 +45,33 @@ def notice(lang: str, key: str, **fields: Any) -> Message:
     return Message(text, [section(text)])
 
 
-def help_message(lang: str, *, problem: str = "", unknown: str = "") -> Message:
-    """Return the usage, led by what was wrong with the request when something was."""
+def help_message(lang: str, *, problem: str = "", unknown: str = "", blocked: Mapping[str, Sequence[object]] | None = None) -> Message:
+    """Return the usage, led by what was wrong with the request when something was.
+
+    ``blocked`` maps ``playbook/check`` ids to the permissions they lack; the usage is followed
+    by that list when it is not empty.
+    """
     parts = []
     if unknown:
         parts.append(tr(lang, "slack.help.unknown", text=fit_text(escape(unknown), 200)[0]))
     if problem:
         parts.append(tr(lang, f"slack.help.missing.{problem}"))
     parts.append(tr(lang, "slack.help.usage"))
+    if blocked:
+        parts.append(_blocked_checks(lang, blocked))
     text = "\n\n".join(parts)
     return Message(text, [section(text)])
+
+
+def _blocked_checks(lang: str, blocked: Mapping[str, Sequence[object]]) -> str:
+    lines = [tr(lang, "security.blocked.header")]
+    for check in sorted(blocked)[:BLOCKED_CHECKS_SHOWN]:
+        permissions = ", ".join(f"`{escape(str(permission))}`" for permission in blocked[check])
+        lines.append(tr(lang, "security.blocked.line", check=escape(check), permissions=permissions))
+    if len(blocked) > BLOCKED_CHECKS_SHOWN:
+        lines.append(f"… (+{len(blocked) - BLOCKED_CHECKS_SHOWN})")
+    lines.append(tr(lang, "security.blocked.footer"))
+    return "\n".join(lines)
 
 
 def list_messages(lang: str, playbooks: Iterable[Playbook]) -> list[Message]:

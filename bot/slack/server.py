@@ -20,7 +20,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
-from bot.app import Catalog, Runtime, load_catalog, open_runtime
+from bot.app import Catalog, Runtime, load_catalog, open_runtime, review_access
 from bot.config import Settings
 from bot.errors import ConfigError, StateError
 from bot.metrics import ErrorKind, Metrics
@@ -222,6 +222,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         # Finds an unreachable Redis now, with its warning, rather than at the first Slack request.
         await store.ping()
         async with open_runtime(settings) as runtime:
+            catalog = await review_access(runtime, catalog)
             service = SlackService(settings, catalog=catalog, runtime=runtime, store=store, metrics=metrics)
             await service.start()
             try:

@@ -19,6 +19,6 @@ def test_manifest_matches_the_listeners() -> None:
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["settings"]["socket_mode_enabled"] is True
     assert sorted(manifest["oauth_config"]["scopes"]["bot"]) == sorted(
-        ["commands", "app_mentions:read", "chat:write", "channels:history", "groups:history", "channels:read", "groups:read", "users:read"]
+        ["commands", "app_mentions:read", "chat:write", "channels:history", "groups:history", "channels:read", "groups:read", "users:read", "usergroups:read"]
     )
     assert "user" not in manifest["oauth_config"]["scopes"], "the bot needs no user token"

@@ -2,8 +2,9 @@
 
 It listens on 127.0.0.1 only and serves, in its own thread and event loop:
 
-- ``/api/<method>``: ``auth.test``, ``chat.postMessage``, ``chat.update``, ``users.info`` (with
-  ``user.locale``), ``conversations.info`` (with the channel name) and ``apps.connections.open``.
+- ``/api/<method>``: ``auth.test``, ``chat.postMessage``, ``chat.update``, ``chat.postEphemeral``,
+  ``users.info`` (with ``user.locale``), ``conversations.info`` (with the channel name, and
+  ``is_im`` for ``D`` ids), ``usergroups.users.list`` and ``apps.connections.open``.
   Messages whose blocks break a Block Kit limit get ``invalid_blocks``, as from Slack, judged by
   slack_sdk's block models. ``rate_limit`` makes the next calls of a method get HTTP 429 with
   ``Retry-After``, as Slack responds to a client over its rate limit.
@@ -71,10 +72,18 @@ class Call:
 class MockSlackAPI:
     """The mock server; ``start()`` it, point ``slack.api_url`` at ``url``, and read ``calls()``."""
 
-    def __init__(self, *, users: dict[str, str] | None = None, channels: dict[str, str] | None = None, not_in: set[str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        users: dict[str, str] | None = None,
+        channels: dict[str, str] | None = None,
+        not_in: set[str] | None = None,
+        usergroups: dict[str, list[str]] | None = None,
+    ) -> None:
         self.users = dict(users or {})
         self.channels = dict(channels or {})
         self.not_in = set(not_in or ())
+        self.usergroups = {group: list(members) for group, members in (usergroups or {}).items()}
         self.port = free_port()
         self._calls: list[Call] = []
         self._lock = threading.Lock()
@@ -217,6 +226,15 @@ class MockSlackAPI:
             return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
         if method in ("chat.postMessage", "chat.update"):
             return self._message(method, args)
+        if method == "chat.postEphemeral":
+            if str(args.get("channel") or "") in self.not_in:
+                return {"ok": False, "error": "not_in_channel"}
+            return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
+        if method == "usergroups.users.list":
+            members = self.usergroups.get(str(args.get("usergroup")))
+            if members is None:
+                return {"ok": False, "error": "no_such_subteam"}
+            return {"ok": True, "users": members}
         if method == "users.info":
             locale = self.users.get(str(args.get("user")))
             if locale is None:
@@ -226,7 +244,10 @@ class MockSlackAPI:
             name = self.channels.get(str(args.get("channel")))
             if name is None:
                 return {"ok": False, "error": "channel_not_found"}
-            return {"ok": True, "channel": {"id": args["channel"], "name": name, "is_channel": True}}
+            direct = str(args["channel"]).startswith("D")
+            is_mpim = name.startswith("mpdm-")
+            found = {"id": args["channel"], "name": name, "is_channel": not (direct or is_mpim), "is_im": direct, "is_mpim": is_mpim}
+            return {"ok": True, "channel": found}
         return {"ok": False, "error": "unknown_method"}
 
     def _message(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
