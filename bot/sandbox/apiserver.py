@@ -145,6 +145,9 @@ class KubeAPIServer:
 class _Handler(BaseHTTPRequestHandler):
     cluster: FakeCluster
     protocol_version = "HTTP/1.1"
+    # The headers and the body go out in two writes. With Nagle's algorithm on, the body of a
+    # kept-alive response waits for the client's delayed ACK of the headers: 40 ms a request.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("apiserver: " + format, *args)
