@@ -24,7 +24,7 @@ _INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\
 _WORKLOAD = re.compile(r"(?<![a-z0-9_./-])([a-z0-9]+(?:-[a-z0-9]+)+)(?![a-z0-9_/-])")
 _WINDOW = re.compile(r"(?<![\w])(\d+[smhd])(?![\w])")
 # Characters read past the cut by clean_request_text, so a credential that starts before the cut
-# is masked whole; a private key block is about 3,200 characters.
+# is masked whole. A PEM block of a 4096-bit RSA private key is about 3,200 characters.
 _CREDENTIAL_MAX_CHARS = 8192
 
 
