@@ -112,7 +112,11 @@ def _method(request: HttpRequest) -> str:
 
 
 def build_web_client(settings: SlackSettings) -> AsyncWebClient:
-    """Build the Web API client: the bot token, ``api_url`` (a proxy or a mock), the timeout and the retries."""
+    """Build the Web API client: the bot token, ``api_url`` (a proxy or a mock), the timeout and the retries.
+
+    Call it on the running event loop, and close ``client.session`` when done. Without a session of
+    its own, slack_sdk opens a new connection, and a TLS handshake with Slack, for every call.
+    """
     base_url = settings.api_url or DEFAULT_API_URL
     if not base_url.endswith("/"):
         base_url += "/"
@@ -123,7 +127,9 @@ def build_web_client(settings: SlackSettings) -> AsyncWebClient:
         # so more retries risk duplicate messages.
         AsyncConnectionErrorRetryHandler(max_retry_count=1),
     ]
-    return AsyncWebClient(token=token, base_url=base_url, timeout=int(max(settings.request_timeout_s, 1)), retry_handlers=retry_handlers)
+    timeout_s = int(max(settings.request_timeout_s, 1))
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s))
+    return AsyncWebClient(token=token, base_url=base_url, timeout=timeout_s, retry_handlers=retry_handlers, session=session)
 
 
 class SlackClient:

@@ -148,6 +148,8 @@ class SlackService:
         if self._http_runner is not None:
             await self._http_runner.cleanup()
             self._http_runner = None
+        if self._web_client.session is not None:
+            await self._web_client.session.close()
         if drained:
             logger.info("otelbot Slack app stopped")
         else:
