@@ -9,7 +9,7 @@ import os
 import sys
 from datetime import datetime, timezone
 
-BENCHMARKS = ["match", "diagnosis"]
+BENCHMARKS = ["match", "diagnosis", "slack_load", "memory", "startup"]
 
 
 def main() -> int:
