@@ -39,7 +39,12 @@ def _unpack(data: bytes) -> Any:
 
 
 class MemoryStore:
-    """State in a dictionary with expiry times; bounded to ``max_keys`` entries (oldest dropped)."""
+    """State in a dictionary with expiry times; bounded to ``max_keys`` entries (oldest dropped).
+
+    NOTE: the bound counts keys, not bytes. A diagnosis keeps about five keys for the retention
+    period and adds about 6 kB to the process (bench/memory.py), so 100,000 keys can reach
+    roughly 120 MB before the oldest are dropped.
+    """
 
     def __init__(self, *, max_keys: int = 100_000, clock: Callable[[], float] = time.monotonic) -> None:
         self._values: OrderedDict[str, tuple[float, Any]] = OrderedDict()
