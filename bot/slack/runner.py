@@ -197,6 +197,9 @@ class DiagnosisRunner:
         return record, playbook
 
     async def _save_alternatives(self, record: RunRecord, others: list[Candidate]) -> tuple[Alternative, ...]:
+        # NOTE: these records are kept for the retention period whether or not anyone presses a
+        # button; in the in-process store they are most of the ~6 kB each diagnosis adds
+        # (bench/memory.py). Creating them on press would keep button values opaque and save that.
         alternatives = []
         for candidate in others[:ALTERNATIVES_MAX]:
             playbook = self._catalog.playbooks.get(candidate.playbook_id)
