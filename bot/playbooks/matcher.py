@@ -5,9 +5,11 @@ terms mapped to one spelling in both languages (스팬 메트릭, span metrics a
 ``spanmetrics``), so a Korean question can match an English phrase. Words the vocabulary does not
 know are corrected to the closest known word when they are close enough (typos).
 
-The score of a playbook is the best TF-IDF cosine similarity between the query and one of its
-phrases, over words and character trigrams; a matching signature regex scores at least
-``SIGNATURE_SCORE``. Scores are in [0, 1].
+The score of a playbook mixes two TF-IDF cosine similarities, each over words and character
+trigrams: with its best single phrase, and with all its phrases together. Features are weighted
+by how few playbooks use them. The score is then damped for a message that names no part of the
+stack or reports no problem. A matching signature regex scores at least ``SIGNATURE_SCORE``.
+Scores are in [0, 1].
 """
 
 from __future__ import annotations
