@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from bot.backends import BackendResponse, decode_json
 from bot.checks.base import CheckBase, CheckContext, CheckOutcome, CheckStatus, Evidence, evaluate_assertions, short
-from bot.checks.config import ParseFailure, parse_document, read_config
+from bot.checks.config import ParseFailure, parse_document, parse_failure_text, read_config
 from bot.checks.http import BACKEND_NAME, parse_prometheus_text, validate_backend_path
 from bot.checks.k8s_object import K8sObjectCheck
 from bot.errors import ClusterNotFound
@@ -159,10 +159,7 @@ async def _read(source: Source, ctx: CheckContext, check: CombinedCheck) -> Any:
         try:
             return parse_document(values[source.key], key=source.key, format=source.format)
         except ParseFailure as exc:
-            where = f"configmap {namespace}/{source.configmap}"
-            raise _SourceUnavailable(
-                both("evidence.config_parse_failed", where=where, key=source.key, line=exc.line or "?", column=exc.column or "?", message=str(exc))
-            ) from exc
+            raise _SourceUnavailable(parse_failure_text(source.configmap, source.key, namespace, exc)) from exc
 
     assert source.resource is not None
     if source.name:

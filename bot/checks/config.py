@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import fnmatch
 import json
+from dataclasses import dataclass
 from typing import Any, Literal
 
+import jmespath
 import yaml
 from pydantic import Field
 
 from bot.checks.base import CheckBase, CheckContext, CheckOutcome, Evidence, evaluate_assertions
 from bot.errors import ClusterNotFound
-from bot.i18n import both
+from bot.i18n import LocalizedText, both
 
-__all__ = ["ConfigCheck", "ParseFailure", "excerpt", "parse_document", "read_config", "run"]
+__all__ = ["ConfigCheck", "ParseFailure", "Selection", "excerpt", "parse_document", "parse_failure_text", "read_config", "run", "select_in_config"]
 
 # libyaml's parser with PyYAML's safe constructors reads YAML as SafeLoader does, about seven times
 # faster (0.8 against 6.0 ms for the sandbox's ConfigMaps). Checks run on the event loop, where
@@ -72,6 +74,43 @@ def parse_document(text: str, *, key: str, format: str = "auto") -> Any:
         raise ParseFailure(str(exc), line=None, column=None) from exc
 
 
+def parse_failure_text(configmap: str, key: str, namespace: str, exc: ParseFailure) -> LocalizedText:
+    """Describe a ConfigMap key that does not parse: which ConfigMap, key, line and column."""
+    where = f"configmap {namespace}/{configmap}"
+    return both("evidence.config_parse_failed", where=where, key=key, line=exc.line or "?", column=exc.column or "?", message=str(exc))
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Values a JMESPath expression selected from one parsed ConfigMap key, or why none could be."""
+
+    key: str
+    values: list[Any]
+    failure: LocalizedText | None = None
+
+
+async def select_in_config(ctx: CheckContext, *, configmap: str, key: str, select: str, format: str, namespace: str) -> list[Selection]:
+    """Parse each matching key of a ConfigMap and select values from it; empty selections are kept.
+
+    Raises ClusterNotFound when the ConfigMap has no matching key.
+    """
+    values = await read_config(ctx, configmap, key, namespace)
+    if not values:
+        raise ClusterNotFound(f"key {key} not found in configmap {namespace}/{configmap}")
+
+    selections = []
+    for name, text in values.items():
+        try:
+            document = parse_document(text, key=name, format=format)
+        except ParseFailure as exc:
+            selections.append(Selection(name, [], parse_failure_text(configmap, name, namespace, exc)))
+            continue
+        selected = jmespath.search(select, document)
+        items = selected if isinstance(selected, list) else [selected]
+        selections.append(Selection(name, [item for item in items if item]))
+    return selections
+
+
 async def read_config(ctx: CheckContext, configmap: str, key: str, namespace: str) -> dict[str, str]:
     """Return the ConfigMap's data values whose keys match ``key`` (a name or a glob)."""
     if ctx.cluster is None:
@@ -105,7 +144,7 @@ async def run(check: ConfigCheck, ctx: CheckContext) -> CheckOutcome:
         try:
             document = parse_document(text, key=key, format=check.format)
         except ParseFailure as exc:
-            failure = both("evidence.config_parse_failed", where=where, key=key, line=exc.line or "?", column=exc.column or "?", message=str(exc))
+            failure = parse_failure_text(check.configmap, key, namespace, exc)
             evidence.append(Evidence(text=failure, ok=False, detail=excerpt(text, exc.line)))
             continue
         evidence.extend(evaluate_assertions(check.expect, document, prefix=f"{key}: " if several else ""))

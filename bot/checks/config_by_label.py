@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import Field
 
 from bot.checks.base import CheckBase, CheckContext, CheckOutcome, Evidence, evaluate_assertions
-from bot.checks.config import ParseFailure, excerpt, parse_document
+from bot.checks.config import ParseFailure, excerpt, parse_document, parse_failure_text
 from bot.errors import ClusterNotFound
 from bot.i18n import LocalizedText, both
 
@@ -77,11 +77,7 @@ async def run(check: ConfigByLabelCheck, ctx: CheckContext) -> CheckOutcome:
 def _parse_failure(
     check: ConfigByLabelCheck, namespace: str, name: str, key: str, text: str, exc: ParseFailure
 ) -> Evidence:
-    where = f"configmap {namespace}/{name}"
-    # NOTE: evidence.config_parse_failed names its field {key}, which collides with the key
-    # parameter of both() and raises TypeError, so these messages use {config_key} instead.
-    # The config and service_ref kinds still pass key= and fail the same way.
-    message = both("evidence.configs_parse_failed", where=where, config_key=key, line=exc.line or "?", column=exc.column or "?", message=str(exc))
+    message = parse_failure_text(name, key, namespace, exc)
     ok = False if check.invalid == "fail" else None
     return Evidence(text=message, ok=ok, detail=excerpt(text, exc.line))
 

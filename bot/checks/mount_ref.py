@@ -16,7 +16,7 @@ import jmespath
 from pydantic import Field, field_validator
 
 from bot.checks.base import CheckBase, CheckContext, CheckOutcome, Evidence
-from bot.checks.config import ParseFailure, parse_document, read_config
+from bot.checks.config import select_in_config
 from bot.errors import ClusterNotFound
 from bot.i18n import both
 
@@ -66,9 +66,9 @@ def covering_mount(path: str, mounts: list[dict[str, Any]]) -> dict[str, Any] | 
 
 async def run(check: MountRefCheck, ctx: CheckContext) -> CheckOutcome:
     namespace = check.namespace or ctx.namespace
-    values = await read_config(ctx, check.configmap, check.key, namespace)
-    if not values:
-        raise ClusterNotFound(f"key {check.key} not found in configmap {namespace}/{check.configmap}")
+    selections = await select_in_config(
+        ctx, configmap=check.configmap, key=check.key, select=check.select, format=check.format, namespace=namespace
+    )
 
     assert ctx.cluster is not None
     kind, _, name = check.workload.partition("/")
@@ -78,20 +78,14 @@ async def run(check: MountRefCheck, ctx: CheckContext) -> CheckOutcome:
     volumes = {volume.get("name"): volume for volume in pod_spec.get("volumes") or []}
 
     evidence: list[Evidence] = []
-    for key, text in values.items():
-        try:
-            document = parse_document(text, key=key, format=check.format)
-        except ParseFailure as exc:
-            where = f"configmap {namespace}/{check.configmap}"
-            failure = both("evidence.configs_parse_failed", where=where, config_key=key, line=exc.line or "?", column=exc.column or "?", message=str(exc))
-            evidence.append(Evidence(text=failure, ok=False))
+    for selection in selections:
+        if selection.failure is not None:
+            evidence.append(Evidence(text=selection.failure, ok=False))
             continue
-        selected = jmespath.search(check.select, document)
-        paths = [item for item in (selected if isinstance(selected, list) else [selected]) if item]
-        if not paths:
+        if not selection.values:
             evidence.append(Evidence(text=both("evidence.mount_path_missing", select=check.select), ok=False))
             continue
-        for path in paths:
+        for path in selection.values:
             evidence.append(await _check_path(ctx, str(path), mounts, volumes, check.workload, namespace))
     return CheckOutcome.from_evidence(evidence)
 

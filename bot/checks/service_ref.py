@@ -17,7 +17,7 @@ import jmespath
 from pydantic import Field, field_validator
 
 from bot.checks.base import CheckBase, CheckContext, CheckOutcome, Evidence
-from bot.checks.config import ParseFailure, parse_document, read_config
+from bot.checks.config import select_in_config
 from bot.errors import ClusterNotFound
 from bot.i18n import LocalizedText, both
 
@@ -77,25 +77,19 @@ def parse_endpoint(raw: str) -> Endpoint:
 
 async def run(check: ServiceRefCheck, ctx: CheckContext) -> CheckOutcome:
     namespace = check.namespace or ctx.namespace
-    values = await read_config(ctx, check.configmap, check.key, namespace)
-    if not values:
-        raise ClusterNotFound(f"key {check.key} not found in configmap {namespace}/{check.configmap}")
+    selections = await select_in_config(
+        ctx, configmap=check.configmap, key=check.key, select=check.select, format=check.format, namespace=namespace
+    )
 
     evidence: list[Evidence] = []
-    for key, text in values.items():
-        try:
-            document = parse_document(text, key=key, format=check.format)
-        except ParseFailure as exc:
-            where = f"configmap {namespace}/{check.configmap}"
-            failure = both("evidence.config_parse_failed", where=where, key=key, line=exc.line or "?", column=exc.column or "?", message=str(exc))
-            evidence.append(Evidence(text=failure, ok=False))
+    for selection in selections:
+        if selection.failure is not None:
+            evidence.append(Evidence(text=selection.failure, ok=False))
             continue
-        selected = jmespath.search(check.select, document)
-        endpoints = [item for item in (selected if isinstance(selected, list) else [selected]) if item]
-        if not endpoints:
+        if not selection.values:
             evidence.append(Evidence(text=both("evidence.endpoint_missing", select=check.select), ok=False))
             continue
-        for raw in endpoints:
+        for raw in selection.values:
             evidence.append(await _check_endpoint(check, ctx, str(raw), namespace))
     return CheckOutcome.from_evidence(evidence)
 

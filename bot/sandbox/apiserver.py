@@ -15,12 +15,14 @@ import json
 import logging
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
+
+from bot.sandbox.server import LoopbackServer
 
 __all__ = ["KIND_PLURALS", "FakeCluster", "KubeAPIServer", "RecordedRequest"]
 
@@ -105,28 +107,12 @@ class FakeCluster:
         return request
 
 
-class KubeAPIServer:
+class KubeAPIServer(LoopbackServer):
     """Serves a FakeCluster on 127.0.0.1 at a free port."""
 
     def __init__(self, cluster: FakeCluster) -> None:
         self.cluster = cluster
-        handler = type("Handler", (_Handler,), {"cluster": cluster})
-        self._server = _QuietServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="kube-apiserver", daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> "KubeAPIServer":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(type("Handler", (_Handler,), {"cluster": cluster}), name="kube-apiserver")
 
     def write_kubeconfig(self, path: Path, *, namespace: str = "default") -> Path:
         """Write a kubeconfig with one context that points at this server."""
@@ -340,14 +326,3 @@ def _discovery(path: str) -> dict[str, Any] | None:
         ]
         return {"kind": "APIResourceList", "groupVersion": group_version, "resources": resources}
     return None
-
-
-class _QuietServer(ThreadingHTTPServer):
-    """A server that logs a client hanging up mid-response at DEBUG instead of printing a traceback."""
-
-    daemon_threads = True
-    # socketserver's default backlog of 5 makes the sixth concurrent connect wait for a SYN retry (~1 s).
-    request_queue_size = 128
-
-    def handle_error(self, request, client_address) -> None:
-        logger.debug("client %s disconnected during a response", client_address, exc_info=True)

@@ -21,12 +21,14 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import yaml
+
+from bot.sandbox.server import LoopbackServer
 
 __all__ = ["FixtureBackend", "Route"]
 
@@ -63,7 +65,7 @@ class Route:
         return path == self.path and all(value in query.get(key, []) for key, value in self.params.items())
 
 
-class FixtureBackend:
+class FixtureBackend(LoopbackServer):
     """An HTTP server on 127.0.0.1 that answers GETs from a list of routes."""
 
     def __init__(self, routes: list[Route], *, name: str = "backend", service: tuple[str, int] | None = None) -> None:
@@ -74,9 +76,7 @@ class FixtureBackend:
         self.violations: list[tuple[str, str]] = []
         self._lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"backend": self})
-        self._server = _QuietServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"backend-{name}", daemon=True)
+        super().__init__(handler, name=f"backend-{name}")
 
     @classmethod
     def from_file(cls, path: Path) -> "FixtureBackend":
@@ -84,19 +84,6 @@ class FixtureBackend:
         service = data.get("service") or {}
         routes = [Route.from_dict(item) for item in data.get("routes") or []]
         return cls(routes, name=service.get("name", path.stem), service=(service["name"], int(service["port"])) if service else None)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> "FixtureBackend":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     def set_route(self, route: Route) -> None:
         """Replace the routes with the same path and params, or add ``route``."""
@@ -150,14 +137,3 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-
-
-class _QuietServer(ThreadingHTTPServer):
-    """A server that logs a client hanging up mid-response at DEBUG instead of printing a traceback."""
-
-    daemon_threads = True
-    # socketserver's default backlog of 5 makes the sixth concurrent connect wait for a SYN retry (~1 s).
-    request_queue_size = 128
-
-    def handle_error(self, request, client_address) -> None:
-        logger.debug("client %s disconnected during a response", client_address, exc_info=True)
