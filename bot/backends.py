@@ -28,7 +28,7 @@ _RETRYABLE_STATUS = frozenset({502, 503, 504})
 
 @dataclass(frozen=True)
 class BackendResponse:
-    """A backend's answer to one GET."""
+    """A backend's response to one GET."""
 
     backend: str
     path: str

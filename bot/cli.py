@@ -57,7 +57,7 @@ def main() -> None:
     configure_logging(level=os.environ.get("OTELBOT_LOG_LEVEL", "ERROR"))
     try:
         app()
-    except Exception:  # a bug: say so in one exit code that no verdict uses
+    except Exception:  # a bug: mark it with an exit code that no verdict uses
         logger.critical("otelbot crashed; this is a bug, please report it with the traceback below", exc_info=True)
         sys.exit(EXIT_CRASH)
 

@@ -167,7 +167,7 @@ class ClusterReader:
         """Ask the API server whether this identity may ``verb`` ``resource`` (SelfSubjectAccessReview).
 
         This review is the one request here that is not a GET: it creates no object and changes
-        nothing, it only returns the answer. ``resource`` may name a subresource, e.g. ``pods/log``.
+        nothing, and the API server only returns its decision. ``resource`` may name a subresource, e.g. ``pods/log``.
         """
         plural, _, subresource = resource.partition("/")
         attributes = {"verb": verb, "resource": plural, "group": group}

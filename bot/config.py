@@ -109,7 +109,7 @@ def _default_targets() -> dict[str, dict[str, str]]:
 
 
 class ClusterSettings(_Section):
-    """Where the Kubernetes API is and how to read from it."""
+    """Kubernetes API access: cluster, credentials, namespace and timeouts."""
 
     mode: Literal["auto", "kubeconfig", "in_cluster"] = Field(
         default="auto",
@@ -123,7 +123,7 @@ class ClusterSettings(_Section):
 
 
 class CheckSettings(_Section):
-    """How checks run."""
+    """Check execution: timeouts, retries and log limits."""
 
     default_timeout_s: float = Field(default=10.0, gt=0, le=300, description="Timeout of a check that sets none, in seconds.")
     retries: int = Field(default=2, ge=0, le=5, description="Retries of a backend GET that timed out or returned 5xx.")
@@ -132,7 +132,7 @@ class CheckSettings(_Section):
 
 
 class MatchSettings(_Section):
-    """How symptom text is matched to playbooks."""
+    """Symptom matching: threshold, ambiguity margin and text length."""
 
     threshold: float = Field(default=0.3, ge=0, le=1, description="Score below which no playbook matches.")
     ambiguity_margin: float = Field(
@@ -142,7 +142,7 @@ class MatchSettings(_Section):
 
 
 class PlaybookSettings(_Section):
-    """Where playbooks are loaded from."""
+    """Playbook locations."""
 
     dirs: list[Path] = Field(
         default_factory=lambda: [REPO_PLAYBOOKS],
@@ -227,7 +227,7 @@ class AccessSettings(_Section):
 
 
 class StateSettings(_Section):
-    """Where the bot keeps state."""
+    """State store: Redis URL, timeouts and retention."""
 
     redis_url: SecretStr | None = Field(
         default=None,

@@ -80,7 +80,7 @@ class ClusterNotFound(ClusterError):
 
 
 class ClusterUnavailable(ClusterError):
-    """The API server or a proxied service did not answer usefully (5xx, timeout, refused)."""
+    """The API server or a proxied service failed to respond usefully (5xx, timeout, connection refused)."""
 
 
 class BackendError(OtelbotError):
@@ -94,7 +94,7 @@ class BackendError(OtelbotError):
 
 
 class BackendTimeout(BackendError):
-    """A backend did not answer within the check's timeout."""
+    """A backend did not respond within the check's timeout."""
 
 
 class StateError(OtelbotError):

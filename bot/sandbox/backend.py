@@ -66,7 +66,7 @@ class Route:
 
 
 class FixtureBackend(LoopbackServer):
-    """An HTTP server on 127.0.0.1 that answers GETs from a list of routes."""
+    """An HTTP server on 127.0.0.1 that serves GETs from a list of routes."""
 
     def __init__(self, routes: list[Route], *, name: str = "backend", service: tuple[str, int] | None = None) -> None:
         self.name = name

@@ -53,7 +53,7 @@ class RunRecord:
 
 
 class StateStore(Protocol):
-    """What the Slack app needs from state, whichever store holds it."""
+    """State operations the Slack app uses, whichever store keeps the data."""
 
     @property
     def degraded(self) -> bool:
@@ -85,7 +85,7 @@ class StateStore(Protocol):
         """Return a thread's history, oldest first."""
 
     async def ping(self) -> bool:
-        """Tell whether the store answers."""
+        """Tell whether the store responds."""
 
     async def close(self) -> None:
         """Release connections."""
