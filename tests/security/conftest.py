@@ -104,6 +104,9 @@ def redis_dump(server: RedisProcess) -> str:
         for name in client.scan_iter("*"):
             parts.append(name)
             kind = client.type(name).decode()
+            if kind == "none":
+                # The key expired or a run released its lock between SCAN and TYPE: nothing left to read.
+                continue
             if kind == "string":
                 parts.append(client.get(name) or b"")
             elif kind == "list":
