@@ -186,6 +186,9 @@ class SlackSettings(_Section):
     api_rate_limit_max_wait_s: float = Field(
         default=30.0, ge=0, le=600, description="Longest Retry-After the bot waits for; a longer one fails the call at once, in seconds."
     )
+    api_max_connections: int = Field(
+        default=16, ge=1, le=100, description="Open connections to the Slack Web API at most; further calls wait for one to be free."
+    )
     connect_timeout_s: float = Field(default=30.0, gt=0, le=600, description="How long Socket Mode may take to connect at startup, in seconds.")
     progress_interval_s: float = Field(default=1.0, ge=0.1, le=60, description="Least time between two progress updates of one report, in seconds.")
     run_lock_s: int = Field(default=600, ge=10, le=3600, description="Longest a diagnosis may hold its report message before a Recheck can start anyway, in seconds.")

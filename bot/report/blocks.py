@@ -27,6 +27,7 @@ __all__ = [
     "ACTION_RUN_PLAYBOOK",
     "ACTION_SHOW_EVIDENCE",
     "Alternative",
+    "RUN_ACTION_PATTERN",
     "Changes",
     "MAX_BLOCKS",
     "Message",
@@ -43,6 +44,8 @@ __all__ = [
     "render_evidence",
     "render_progress",
     "render_report",
+    "run_action_id",
+    "run_action_index",
     "section",
     "text_messages",
 ]
@@ -50,6 +53,10 @@ __all__ = [
 ACTION_RECHECK = "otelbot_recheck"
 ACTION_SHOW_EVIDENCE = "otelbot_show_evidence"
 ACTION_RUN_PLAYBOOK = "otelbot_run_playbook"
+# The Run buttons of a message all carry the run id of that message's record, and the action id
+# ``otelbot_run_playbook:N`` picks the record's Nth choice. Slack rejects a block whose buttons
+# share an action id, and a button value carries only a run id, so the choice goes in the action id.
+RUN_ACTION_PATTERN = re.compile(rf"^{ACTION_RUN_PLAYBOOK}(?::(\d{{1,2}}))?$")
 
 MAX_BLOCKS = 50
 TEXT_MAX = 3000
@@ -109,13 +116,27 @@ class Recheck:
     changes: Changes
 
 
+def run_action_id(index: int) -> str:
+    """Return the action id of the Run button for the ``index``-th playbook a message offers."""
+    return f"{ACTION_RUN_PLAYBOOK}:{index}"
+
+
+def run_action_index(action_id: str) -> int | None:
+    """Return N of ``otelbot_run_playbook:N``, or None for the bare id."""
+    match = RUN_ACTION_PATTERN.match(action_id)
+    return int(match.group(1)) if match and match.group(1) is not None else None
+
+
 @dataclass(frozen=True)
 class Alternative:
-    """Another playbook the request matched, offered with a Run button."""
+    """Another playbook the request matched, offered with a Run button that carries the report's run id.
+
+    ``choice`` is its position in the run record's choices, which the button's action id names.
+    """
 
     playbook_id: str
     title: LocalizedText
-    run_id: str
+    choice: int
 
 
 @dataclass(frozen=True)
@@ -381,7 +402,7 @@ def _report_actions(lang: str, context: ReportContext) -> dict[str, Any]:
     ]
     for alternative in context.alternatives[: ACTIONS_ELEMENTS_MAX - len(elements)]:
         label = tr(lang, "slack.button.run", title=alternative.title.get(lang))
-        elements.append(button(label, ACTION_RUN_PLAYBOOK, alternative.run_id))
+        elements.append(button(label, run_action_id(alternative.choice), context.run_id))
     return {"type": "actions", "elements": elements}
 
 

@@ -35,7 +35,7 @@ from slack_sdk.errors import SlackApiError
 from bot.config import Settings
 from bot.errors import StateError
 from bot.i18n import tr
-from bot.report.blocks import ACTION_RECHECK, ACTION_RUN_PLAYBOOK, ACTION_SHOW_EVIDENCE
+from bot.report.blocks import ACTION_RECHECK, ACTION_SHOW_EVIDENCE, RUN_ACTION_PATTERN
 from bot.selection import clean_request_text
 from bot.slack.cache import TTLCache
 from bot.slack.client import SlackClient
@@ -51,7 +51,12 @@ logger = logging.getLogger(__name__)
 RATE_WINDOW_S = 60
 # Public (C) and private (G) channel ids. Any other entry of allowed_channels is a name pattern.
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{6,}$")
-_RUN_ACTIONS = frozenset({ACTION_RECHECK, ACTION_SHOW_EVIDENCE, ACTION_RUN_PLAYBOOK})
+_RUN_ACTIONS = frozenset({ACTION_RECHECK, ACTION_SHOW_EVIDENCE})
+
+
+def _names_run(action_id: str) -> bool:
+    """True for the buttons whose value is a run id: Recheck, Show evidence and every Run button."""
+    return action_id in _RUN_ACTIONS or RUN_ACTION_PATTERN.match(action_id) is not None
 
 
 class RequestKind(StrEnum):
@@ -110,7 +115,7 @@ def describe_request(body: dict[str, Any]) -> SlackRequest:
         run_ids = tuple(
             str(action.get("value"))
             for action in body.get("actions") or []
-            if action.get("action_id") in _RUN_ACTIONS and RUN_ID_PATTERN.match(str(action.get("value") or ""))
+            if _names_run(str(action.get("action_id") or "")) and RUN_ID_PATTERN.match(str(action.get("value") or ""))
         )
         user = str((body.get("user") or {}).get("id") or "")
         direct = _is_direct(channel, name=str(channel_block.get("name") or ""))

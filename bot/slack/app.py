@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import SlackSettings
-from bot.report.blocks import ACTION_RECHECK, ACTION_RUN_PLAYBOOK, ACTION_SHOW_EVIDENCE
+from bot.report.blocks import ACTION_RECHECK, ACTION_SHOW_EVIDENCE, RUN_ACTION_PATTERN
 from bot.slack.handlers import Handlers
 
 __all__ = ["COMMAND", "build_app"]
@@ -25,7 +25,7 @@ def _listeners(handlers: Handlers) -> list[tuple[str, Any, Callable[..., Any]]]:
         ("event", "message", handlers.on_message),
         ("action", ACTION_RECHECK, handlers.on_recheck),
         ("action", ACTION_SHOW_EVIDENCE, handlers.on_show_evidence),
-        ("action", ACTION_RUN_PLAYBOOK, handlers.on_run_playbook),
+        ("action", RUN_ACTION_PATTERN, handlers.on_run_playbook),
     ]
 
 

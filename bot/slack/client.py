@@ -112,7 +112,7 @@ def _method(request: HttpRequest) -> str:
 
 
 def build_web_client(settings: SlackSettings) -> AsyncWebClient:
-    """Build the Web API client: the bot token, ``api_url`` (a proxy or a mock), the timeout and the retries.
+    """Build the Web API client: the bot token, ``api_url`` (a proxy or a mock), the timeout, the retries and the connection pool.
 
     Call it on the running event loop, and close ``client.session`` when done. Without a session of
     its own, slack_sdk opens a new connection, and a TLS handshake with Slack, for every call.
@@ -128,7 +128,10 @@ def build_web_client(settings: SlackSettings) -> AsyncWebClient:
         AsyncConnectionErrorRetryHandler(max_retry_count=1),
     ]
     timeout_s = int(max(settings.request_timeout_s, 1))
-    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s))
+    # A bounded pool: a burst of reports queues for a connection instead of opening one per call,
+    # and the idle connections it keeps, each with its buffers, stay few (bench/memory.py).
+    connector = aiohttp.TCPConnector(limit=settings.api_max_connections)
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s), connector=connector)
     return AsyncWebClient(token=token, base_url=base_url, timeout=timeout_s, retry_handlers=retry_handlers, session=session)
 
 

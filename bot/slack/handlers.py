@@ -19,7 +19,7 @@ from bot.i18n import tr
 from bot.logs import RUN_ID
 from bot.metrics import ErrorKind, Metrics
 from bot.playbooks.schema import Playbook
-from bot.report.blocks import Message, escape
+from bot.report.blocks import Message, escape, run_action_index
 from bot.selection import Selection, extract_inputs, select_playbook
 from bot.slack.access import AccessGuard
 from bot.slack.channels import IncidentChannels
@@ -138,7 +138,12 @@ class Handlers:
 
     async def on_run_playbook(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
         await ack()
-        self._tracker.spawn(self._press(body, action, respond, self._run_choice), name=f"run-{action.get('value')}")
+        index = run_action_index(str(action.get("action_id") or ""))
+
+        async def run_choice(run_id: str, user: str, lang: str) -> Outcome:
+            return await self._runner.run_choice(run_id, index, user=user, lang=lang)
+
+        self._tracker.spawn(self._press(body, action, respond, run_choice), name=f"run-{action.get('value')}")
 
     async def on_error(self, error: Exception, body: dict[str, Any]) -> None:
         """Log a listener error with the request's type; the body is not logged, as it contains a token."""
@@ -238,9 +243,6 @@ class Handlers:
 
     async def _show_evidence(self, run_id: str, user: str, lang: str) -> Outcome:
         return await self._runner.show_evidence(run_id, user=user, lang=lang)
-
-    async def _run_choice(self, run_id: str, user: str, lang: str) -> Outcome:
-        return await self._runner.run_choice(run_id, user=user, lang=lang)
 
     # Requests in the /otel grammar.
 

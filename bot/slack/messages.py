@@ -12,13 +12,13 @@ from bot.i18n import LocalizedText, tr
 from bot.playbooks.schema import Playbook
 from bot.report.blocks import (
     ACTION_RECHECK,
-    ACTION_RUN_PLAYBOOK,
     ACTIONS_ELEMENTS_MAX,
     Message,
     button,
     context_block,
     escape,
     fit_text,
+    run_action_id,
     section,
     text_messages,
 )
@@ -31,7 +31,7 @@ BLOCKED_CHECKS_SHOWN = 20
 
 @dataclass(frozen=True)
 class Choice:
-    """A playbook offered with a Run button; ``run_id`` names its stored context."""
+    """A playbook offered with a Run button; ``run_id`` names the stored record of the message that offers it."""
 
     playbook_id: str
     title: LocalizedText
@@ -90,8 +90,8 @@ def did_you_mean(lang: str, query: str, choices: list[Choice]) -> Message:
     lines = [text]
     lines.extend(f"• *{escape(choice.title.get(lang))}* (`{choice.playbook_id}`, {choice.score:.2f})" for choice in choices)
     buttons = [
-        button(tr(lang, "slack.button.run", title=choice.title.get(lang)), ACTION_RUN_PLAYBOOK, choice.run_id)
-        for choice in choices[:ACTIONS_ELEMENTS_MAX]
+        button(tr(lang, "slack.button.run", title=choice.title.get(lang)), run_action_id(index), choice.run_id)
+        for index, choice in enumerate(choices[:ACTIONS_ELEMENTS_MAX])
     ]
     return Message(text, [section("\n".join(lines)), {"type": "actions", "elements": buttons}])
 
@@ -99,7 +99,7 @@ def did_you_mean(lang: str, query: str, choices: list[Choice]) -> Message:
 def suggestion(lang: str, choice: Choice) -> Message:
     """Return the passive suggestion in an incident thread, with a Run checks button."""
     text = tr(lang, "slack.suggest", title=escape(choice.title.get(lang)), id=choice.playbook_id, score=f"{choice.score:.2f}")
-    action = button(tr(lang, "slack.button.run_checks"), ACTION_RUN_PLAYBOOK, choice.run_id, style="primary")
+    action = button(tr(lang, "slack.button.run_checks"), run_action_id(0), choice.run_id, style="primary")
     return Message(text, [section(text), {"type": "actions", "elements": [action]}, context_block(tr(lang, "slack.suggest_note"))])
 
 

@@ -120,53 +120,70 @@ class DiagnosisRunner:
     async def start(
         self, origin: Origin, playbook: Playbook, *, query: str, inputs: dict[str, str], lang: str, others: list[Candidate]
     ) -> None:
-        """Post the report message as "running N checks", then run the checks and update it."""
+        """Post the report message as "running N checks", then run the checks and update it.
+
+        ``others`` are offered as Run buttons on the report; their records are made when pressed.
+        """
         record = self.new_record(origin, playbook, query=query, inputs=inputs, lang=lang)
         RUN_ID.set(record.run_id)
+        record.choices = [candidate.playbook_id for candidate in others if self._catalog.playbooks.get(candidate.playbook_id) is not None][:ALTERNATIVES_MAX]
         record.message_ts = await self._slack.post(origin.channel, self._progress(record, playbook, {}, None), thread_ts=origin.thread_ts)
         record.thread_ts = origin.thread_ts or record.message_ts
         await self._store.save_run(record, self._retention_s)
-
-        alternatives = await self._save_alternatives(record, others)
-        await self._run(record, playbook, recheck_by=None, alternatives=alternatives)
+        await self._run(record, playbook, recheck_by=None)
 
     async def offer(self, origin: Origin, candidates: list[Candidate], *, query: str, lang: str, render: Callable[[list[Choice]], Message]) -> None:
-        """Post a message offering ``candidates`` with Run buttons; each button names a stored record."""
-        records: list[RunRecord] = []
-        choices: list[Choice] = []
-        for candidate in candidates:
-            playbook = self._catalog.playbooks.get(candidate.playbook_id)
-            if playbook is None:
-                continue
-            record = self.new_record(origin, playbook, query=query, inputs=extract_inputs(query, playbook), lang=lang)
-            records.append(record)
-            choices.append(Choice(candidate.playbook_id, candidate.title, candidate.score, record.run_id))
+        """Post a message offering ``candidates`` with Run buttons; one stored record names them all."""
+        playbooks = [(candidate, self._catalog.playbooks.get(candidate.playbook_id)) for candidate in candidates]
+        offered = [(candidate, playbook) for candidate, playbook in playbooks if playbook is not None]
+        if not offered:
+            return
+        record = self.new_record(origin, offered[0][1], query=query, inputs={}, lang=lang)
+        record.offer = True
+        record.choices = [playbook.id for _, playbook in offered]
+        choices = [Choice(candidate.playbook_id, candidate.title, candidate.score, record.run_id) for candidate, _ in offered]
 
-        ts = await self._slack.post(origin.channel, render(choices), thread_ts=origin.thread_ts)
-        for record in records:
-            record.message_ts = ts
-            record.thread_ts = origin.thread_ts or ts
-            await self._store.save_run(record, self._retention_s)
+        record.message_ts = await self._slack.post(origin.channel, render(choices), thread_ts=origin.thread_ts)
+        record.thread_ts = origin.thread_ts or record.message_ts
+        await self._store.save_run(record, self._retention_s)
 
-    async def run_choice(self, run_id: str, *, user: str, lang: str) -> Outcome:
-        """Run the playbook behind a Run button once; it replaces the message that offered it."""
-        record, playbook = await self._load(run_id)
-        if record is None or playbook is None:
+    async def run_choice(self, run_id: str, index: int | None, *, user: str, lang: str) -> Outcome:
+        """Run the ``index``-th playbook that the message of ``run_id`` offers, once.
+
+        Its report replaces an offer's message; for a report's other choices it starts a message
+        of its own in the thread. ``index`` None (an action id without the choice) runs nothing.
+        """
+        record, _ = await self._load(run_id)
+        if record is None or index is None or index >= len(record.choices):
+            if record is not None:
+                logger.warning("Run button %s of run %s names none of its %d choices; ignoring it", index, run_id, len(record.choices))
             return Outcome.EXPIRED
-        if not await self._store.claim(f"start:{run_id}", self._retention_s):
+        playbook = self._catalog.playbooks.get(record.choices[index])
+        if playbook is None:
+            logger.warning("run %s offers playbook %s, which is no longer loaded", run_id, record.choices[index])
+            return Outcome.EXPIRED
+        once = f"start:{run_id}" if record.offer else f"start:{run_id}:{index}"
+        if not await self._store.claim(once, self._retention_s):
             return Outcome.ALREADY_STARTED
 
-        record.requester = user
-        record.lang = lang
-        if not record.message_ts:
-            record.message_ts = await self._slack.post(record.channel, self._progress(record, playbook, {}, None), thread_ts=record.thread_ts)
-        await self._store.save_run(record, self._retention_s)
-        return await self._run(record, playbook, recheck_by=None, show_progress=True)
+        chosen = self._chosen(record, playbook, user=user, lang=lang)
+        if not chosen.message_ts:
+            chosen.message_ts = await self._slack.post(chosen.channel, self._progress(chosen, playbook, {}, None), thread_ts=chosen.thread_ts)
+        await self._store.save_run(chosen, self._retention_s)
+        return await self._run(chosen, playbook, recheck_by=None, show_progress=True)
+
+    def _chosen(self, offering: RunRecord, playbook: Playbook, *, user: str, lang: str) -> RunRecord:
+        """Return the record of the run that a Run button on ``offering``'s message starts for ``user``."""
+        origin = Origin(offering.channel, user, offering.thread_ts)
+        record = self.new_record(origin, playbook, query=offering.query, inputs=extract_inputs(offering.query, playbook), lang=lang)
+        if offering.offer:
+            record.message_ts = offering.message_ts
+        return record
 
     async def recheck(self, run_id: str, *, user: str) -> Outcome:
         """Run the report's playbook again with the same inputs and update the same message."""
         record, playbook = await self._load(run_id)
-        if record is None or playbook is None or not record.message_ts:
+        if record is None or playbook is None or not record.message_ts or record.offer:
             return Outcome.EXPIRED
         return await self._run(record, playbook, recheck_by=user, show_progress=True)
 
@@ -196,28 +213,12 @@ class DiagnosisRunner:
             logger.warning("run %s names playbook %s, which is no longer loaded", run_id, record.playbook_id)
         return record, playbook
 
-    async def _save_alternatives(self, record: RunRecord, others: list[Candidate]) -> tuple[Alternative, ...]:
-        # NOTE: these records are kept for the retention period whether or not anyone presses a
-        # button; in the in-process store they are most of the ~6 kB each diagnosis adds
-        # (bench/memory.py). Creating them on press would keep button values opaque and save that.
-        alternatives = []
-        for candidate in others[:ALTERNATIVES_MAX]:
-            playbook = self._catalog.playbooks.get(candidate.playbook_id)
-            if playbook is None:
-                continue
-            origin = Origin(record.channel, record.requester, record.thread_ts)
-            other = self.new_record(origin, playbook, query=record.query, inputs=extract_inputs(record.query, playbook), lang=record.lang)
-            await self._store.save_run(other, self._retention_s)
-            alternatives.append(Alternative(candidate.playbook_id, candidate.title, other.run_id))
-        return tuple(alternatives)
-
     async def _run(
         self,
         record: RunRecord,
         playbook: Playbook,
         *,
         recheck_by: str | None,
-        alternatives: tuple[Alternative, ...] = (),
         show_progress: bool = False,
     ) -> Outcome:
         lock = f"message:{record.channel}:{record.message_ts}"
@@ -230,13 +231,13 @@ class DiagnosisRunner:
         try:
             async with self._slots:
                 with self._metrics.diagnoses_in_flight.track_inprogress():
-                    await self._diagnose(record, playbook, recheck_by=recheck_by, alternatives=alternatives, show_progress=show_progress)
+                    await self._diagnose(record, playbook, recheck_by=recheck_by, show_progress=show_progress)
         finally:
             await self._store.release_lock(lock, token)
         return Outcome.DONE
 
     async def _diagnose(
-        self, record: RunRecord, playbook: Playbook, *, recheck_by: str | None, alternatives: tuple[Alternative, ...], show_progress: bool
+        self, record: RunRecord, playbook: Playbook, *, recheck_by: str | None, show_progress: bool
     ) -> None:
         progress = ProgressMessage(
             self._slack,
@@ -270,7 +271,7 @@ class DiagnosisRunner:
         await progress.close()
         self._metrics.diagnoses.labels(playbook=record.playbook_id, verdict=diagnosis.verdict.value).inc()
 
-        await self._publish(record, diagnosis, recheck_by=recheck_by, alternatives=alternatives)
+        await self._publish(record, diagnosis, recheck_by=recheck_by)
 
     async def _interrupted(self, record: RunRecord, progress: ProgressMessage) -> None:
         """Replace the running view of a diagnosis cancelled at shutdown, so the message does not show it running forever."""
@@ -287,14 +288,14 @@ class DiagnosisRunner:
         except (SlackCallError, asyncio.TimeoutError) as exc:
             logger.warning("could not mark run %s as interrupted in message %s of channel %s: %s", record.run_id, record.message_ts, record.channel, str(exc) or "timed out")
 
-    async def _publish(self, record: RunRecord, diagnosis: Diagnosis, *, recheck_by: str | None, alternatives: tuple[Alternative, ...]) -> None:
+    async def _publish(self, record: RunRecord, diagnosis: Diagnosis, *, recheck_by: str | None) -> None:
         statuses = {finding.check_id: finding.status.value for finding in diagnosis.findings}
         recheck = None
         if recheck_by is not None:
             recheck = Recheck(recheck_by, datetime.now(timezone.utc), compare_statuses(record.last_statuses, statuses))
         context = ReportContext(
             requester=record.requester, request=record.query or record.playbook_id, run_id=record.run_id,
-            alternatives=alternatives, recheck=recheck, degraded=self._store.degraded,
+            alternatives=self._alternatives(record), recheck=recheck, degraded=self._store.degraded,
         )
         rendered = render_report(diagnosis, record.lang, context)
 
@@ -314,6 +315,11 @@ class DiagnosisRunner:
             record.run_id, record.playbook_id, record.channel, record.message_ts, diagnosis.verdict.value,
             recheck_by is not None, diagnosis.duration_ms,
         )
+
+    def _alternatives(self, record: RunRecord) -> tuple[Alternative, ...]:
+        """Return the report's other choices that are still loaded, in the order of their buttons."""
+        found = ((index, self._catalog.playbooks.get(playbook_id)) for index, playbook_id in enumerate(record.choices))
+        return tuple(Alternative(playbook.id, playbook.title, index) for index, playbook in found if playbook is not None)
 
     def _observed(self, playbook: Playbook, then: FindingCallback) -> FindingCallback:
         """Wrap ``then`` so each finding's duration is recorded by check kind and status first."""

@@ -22,7 +22,12 @@ def key(*parts: str) -> str:
 
 @dataclass
 class RunRecord:
-    """Everything a Recheck needs: what ran, where its message is, and the last results."""
+    """Everything a Recheck needs: what ran, where its message is, and the last results.
+
+    ``choices`` are the playbooks the message offers with Run buttons, in button order. An
+    ``offer`` is a message that only offers them (Did you mean, an incident suggestion): the
+    report of the chosen one replaces it. A report's other choices post a report of their own.
+    """
 
     run_id: str
     playbook_id: str
@@ -39,6 +44,8 @@ class RunRecord:
     created_at: float = 0.0
     updated_at: float = 0.0
     rechecks: int = 0
+    choices: list[str] = field(default_factory=list)
+    offer: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {"schema": SCHEMA_VERSION, **asdict(self)}

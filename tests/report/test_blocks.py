@@ -117,12 +117,13 @@ def test_footer_warns_when_state_degraded(degraded: bool) -> None:
 
 
 def test_buttons_carry_only_run_ids() -> None:
-    alternative = Alternative("other", text("A title " * 30), "fedcba9876543210")
-    rendered = render_report(diagnosis(), "en", context(alternatives=(alternative,)))
+    alternatives = (Alternative("other", text("A title " * 30), 0), Alternative("third", text("Third"), 2))
+    rendered = render_report(diagnosis(), "en", context(alternatives=alternatives))
 
     actions = rendered.message.blocks[-1]["elements"]
-    assert [element["action_id"] for element in actions] == ["otelbot_recheck", "otelbot_show_evidence", "otelbot_run_playbook"]
-    assert [element["value"] for element in actions] == [RUN_ID, RUN_ID, "fedcba9876543210"]
+    # Slack rejects a block whose buttons share an action id, so each Run button names its choice.
+    assert [element["action_id"] for element in actions] == ["otelbot_recheck", "otelbot_show_evidence", "otelbot_run_playbook:0", "otelbot_run_playbook:2"]
+    assert [element["value"] for element in actions] == [RUN_ID] * 4
     assert all(len(element["text"]["text"]) <= 75 for element in actions)
     assert_valid(rendered.message.blocks)
 

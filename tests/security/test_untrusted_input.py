@@ -193,14 +193,16 @@ def report_run_id(bot, slack_api) -> tuple[str, str]:
     return post.answer["ts"], report.button_value("otelbot_recheck")
 
 
-def press_and_expect_nothing(bot, slack_api, sandbox, value: str, *, channel: str, message_ts: str = "1700000000.000001") -> str:
-    """Press Recheck with ``value``; return the ephemeral reply and check that nothing ran."""
+def press_and_expect_nothing(
+    bot, slack_api, sandbox, value: str, *, channel: str, message_ts: str = "1700000000.000001", action_id: str = "otelbot_recheck"
+) -> str:
+    """Press the button ``action_id`` with ``value``; return the ephemeral reply and check that nothing ran."""
     updates = len(slack_api.calls("chat.update"))
     posts = len(slack_api.calls("chat.postMessage"))
     replies = len(slack_api.calls("response_url"))
     reads = len(sandbox.cluster.requests)
 
-    bot.press("otelbot_recheck", value, user=USER_EN, channel=channel, message_ts=message_ts)
+    bot.press(action_id, value, user=USER_EN, channel=channel, message_ts=message_ts)
 
     reply = slack_api.wait_for(lambda calls: slack_api.calls("response_url")[replies:] or None, what="the button reply")[0]
     assert reply.args["response_type"] == "ephemeral"
@@ -231,6 +233,32 @@ def test_expired_button_runs_nothing(start_bot, slack_api, sandbox, redis: Redis
     text = press_and_expect_nothing(bot, slack_api, sandbox, run_id, channel=CHANNEL_GENERAL, message_ts=ts)
 
     assert "no longer have the context of this button" in text
+
+
+@pytest.mark.parametrize("action_id", ["otelbot_run_playbook:2", "otelbot_run_playbook:99", "otelbot_run_playbook"])
+def test_run_button_without_choice_runs_nothing(start_bot, slack_api, sandbox, redis: RedisProcess, action_id: str) -> None:
+    # The report offers two other playbooks (choices 0 and 1). Its run record is the only one
+    # stored until a Run button is pressed; a forged choice or the bare action id starts nothing.
+    bot = start_bot(state={"redis_url": redis.url})
+    ts, run_id = report_run_id(bot, slack_api)
+    client = redis_client.Redis(host="127.0.0.1", port=redis.port)
+    try:
+        assert [name.decode() for name in client.scan_iter("otelbot:v1:run:*")] == [f"otelbot:v1:run:{run_id}"]
+    finally:
+        client.close()
+
+    text = press_and_expect_nothing(bot, slack_api, sandbox, run_id, channel=CHANNEL_GENERAL, message_ts=ts, action_id=action_id)
+
+    assert "no longer have the context of this button" in text
+
+
+def test_foreign_run_button_runs_nothing(start_bot, slack_api, sandbox) -> None:
+    bot = start_bot()
+    ts, run_id = report_run_id(bot, slack_api)
+
+    text = press_and_expect_nothing(bot, slack_api, sandbox, run_id, channel=CHANNEL_INCIDENT, message_ts=ts, action_id="otelbot_run_playbook:0")
+
+    assert "belongs to a report in another channel" in text
 
 
 def test_foreign_button_runs_nothing(start_bot, slack_api, sandbox) -> None:

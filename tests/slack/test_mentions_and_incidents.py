@@ -75,7 +75,7 @@ def test_korean_symptom_gets_korean_suggestion(make_bot, slack_api) -> None:
     suggestion = wait_reply(slack_api, ts)
     assert "읽기 전용 체크를 실행할까요?" in suggestion.text
     assert "`spanmetrics-missing`" in suggestion.text
-    assert suggestion.action_ids() == ["otelbot_run_playbook"]
+    assert suggestion.action_ids() == ["otelbot_run_playbook:0"]
     assert "체크 실행" in suggestion.text
     assert slack_api.calls("conversations.info")[0].args["channel"] == CHANNEL_INCIDENT
 
@@ -129,15 +129,15 @@ def test_run_checks_button_turns_suggestion_into_report(make_bot, slack_api, wit
     bot = make_bot()
     ts, _ = bot.message(SYMPTOM_KO, user=USER_KO)
     suggestion = wait_reply(slack_api, ts)
-    run_id = suggestion.button_value("otelbot_run_playbook")
+    run_id = suggestion.button_value("otelbot_run_playbook:0")
 
-    bot.press("otelbot_run_playbook", run_id, user=USER_EN, channel=CHANNEL_INCIDENT, message_ts=suggestion.answer["ts"])
+    bot.press("otelbot_run_playbook:0", run_id, user=USER_EN, channel=CHANNEL_INCIDENT, message_ts=suggestion.answer["ts"])
 
     report = final_report(slack_api, channel=CHANNEL_INCIDENT, ts=suggestion.answer["ts"])
     assert "Problem found" in report.text, "the report is in the language of who pressed Run"
     assert "remote-write-receiver-disabled" in report.text
 
-    bot.press("otelbot_run_playbook", run_id, user=USER_EN, channel=CHANNEL_INCIDENT, message_ts=suggestion.answer["ts"])
+    bot.press("otelbot_run_playbook:0", run_id, user=USER_EN, channel=CHANNEL_INCIDENT, message_ts=suggestion.answer["ts"])
     again = slack_api.wait_for(lambda calls: next((c for c in calls if c.method == "response_url"), None), what="the already-started notice")
     assert "already started" in again.text
 
@@ -171,12 +171,18 @@ def test_ambiguous_mention_offers_choices(make_bot, slack_api, without_receiver)
     question = wait_reply(slack_api, ts)
     assert "어느 쪽을 확인할까요?" in question.text
     assert 2 <= len(question.action_ids()) <= 3
-    assert set(question.action_ids()) == {"otelbot_run_playbook"}
+    assert question.action_ids() == [f"otelbot_run_playbook:{index}" for index in range(len(question.action_ids()))]
     assert "otelbot_recheck" not in question.action_ids(), "an ambiguous match runs nothing until someone chooses"
     first = question.blocks[-1]["elements"][0]
     assert "스팬 메트릭" in first["text"]["text"]
 
-    bot.press("otelbot_run_playbook", first["value"], user=USER_KO, message_ts=question.answer["ts"])
+    bot.press(first["action_id"], first["value"], user=USER_KO, message_ts=question.answer["ts"])
 
     report = final_report(slack_api, channel=CHANNEL_GENERAL, ts=question.answer["ts"])
     assert "Prometheus의 remote write 수신이 꺼져 있음" in report.text
+
+    second = question.blocks[-1]["elements"][1]
+    assert second["value"] == first["value"], "the buttons of one question name one stored record"
+    bot.press(second["action_id"], second["value"], user=USER_KO, message_ts=question.answer["ts"])
+    again = slack_api.wait_for(lambda calls: next((call for call in calls if call.method == "response_url"), None), what="the already-started notice")
+    assert "이미 시작" in again.text, "the question's message already became the first choice's report"

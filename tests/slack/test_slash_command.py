@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.slack.conftest import CHANNEL_GENERAL, CHANNEL_OUTSIDE, USER_EN, USER_JA, USER_KO, final_report, reports
@@ -184,6 +186,35 @@ def test_show_evidence_posts_in_thread(make_bot, slack_api, without_receiver) ->
     assert "근거" in evidence.text
     assert "$ kubectl" in evidence.text
     assert "[실패," in evidence.text
+
+
+def test_report_run_button_reports_in_thread(make_bot, slack_api, without_receiver) -> None:
+    bot = make_bot()
+    bot.command("why no spanmetrics", user=USER_EN)
+    ts = first_post(slack_api, channel=CHANNEL_GENERAL).answer["ts"]
+    report = final_report(slack_api, channel=CHANNEL_GENERAL, ts=ts)
+    run_buttons = [element for element in report.blocks[-1]["elements"] if element["action_id"].startswith("otelbot_run_playbook")]
+    assert [element["action_id"] for element in run_buttons] == ["otelbot_run_playbook:0", "otelbot_run_playbook:1"]
+    assert {element["value"] for element in run_buttons} == {report.button_value("otelbot_recheck")}
+    other = run_buttons[1]
+
+    bot.press(other["action_id"], other["value"], user=USER_KO, message_ts=ts)
+
+    post = slack_api.wait_for(
+        lambda calls: next((call for call in calls if call.method == "chat.postMessage" and call.args.get("thread_ts") == ts), None),
+        what="the other playbook's report in the thread",
+    )
+    other_report = final_report(slack_api, channel=CHANNEL_GENERAL, ts=post.answer["ts"])
+    assert other_report.button_value("otelbot_recheck") != other["value"], "the other playbook's run has a record of its own"
+    playbook_id = re.search(r"플레이북: `([a-z0-9-]+)`", other_report.text)
+    assert playbook_id is not None, "the report is in the language of who pressed Run"
+    assert playbook_id.group(1) != "spanmetrics-missing"
+    assert f"<@{USER_KO}>" in other_report.text
+
+    replies = len(slack_api.calls("response_url"))
+    bot.press(other["action_id"], other["value"], user=USER_KO, message_ts=ts)
+    again = slack_api.wait_for(lambda calls: slack_api.calls("response_url")[replies:] or None, what="the already-started notice")[0]
+    assert "이미" in again.text
 
 
 @pytest.mark.parametrize("value", ["deadbeef", "0123456789abcdef", "../../etc/passwd" * 20])

@@ -264,13 +264,26 @@ class MockSlackAPI:
 
 
 def _block_problems(blocks: list[dict[str, Any]]) -> list[str]:
+    """Return what Slack would reject: too many blocks, a block that fails its schema, a repeated id.
+
+    slack_sdk's validators check one block at a time, so the uniqueness Slack requires (block ids
+    within a message, action ids within a block) is checked here.
+    """
     problems = [f"{len(blocks)} blocks exceed {MAX_BLOCKS}"] if len(blocks) > MAX_BLOCKS else []
     for number, block in enumerate(blocks):
         try:
             Block.parse(block).validate_json()
         except Exception as exc:  # slack_sdk raises SlackObjectFormationError and friends
             problems.append(f"block {number}: {exc}")
+        action_ids = [element["action_id"] for element in block.get("elements") or [] if isinstance(element, dict) and "action_id" in element]
+        problems.extend(f"block {number}: action_id {repeated!r} is not unique in the block" for repeated in _repeated(action_ids))
+    block_ids = [block["block_id"] for block in blocks if "block_id" in block]
+    problems.extend(f"block_id {repeated!r} is not unique in the message" for repeated in _repeated(block_ids))
     return problems
+
+
+def _repeated(values: list[str]) -> list[str]:
+    return sorted({value for value in values if values.count(value) > 1})
 
 
 def _texts(node: Any) -> list[str]:
