@@ -12,14 +12,16 @@ This module imports nothing from Slack's libraries; ``bot/slack/`` sends what it
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Iterable
 
 from bot.checks.base import CheckStatus
 from bot.diagnosis import Diagnosis, Finding, Verdict
 from bot.i18n import LANGS, LocalizedText, tr
+from bot.playbooks.schema import Playbook
 from bot.report.summary import STATUS_MARKS, evidence_line, evidence_lines
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "compare_statuses",
     "context_block",
     "escape",
+    "evidence_dictionary",
     "evidence_document",
     "fit_text",
     "header_block",
@@ -287,6 +290,24 @@ def evidence_document(diagnosis: Diagnosis) -> dict[str, Any]:
         "verify": [command for cause in diagnosis.causes for command in cause.verify],
         "commands": list(diagnosis.commands),
     }
+
+
+def evidence_dictionary(playbooks: Iterable[Playbook]) -> bytes:
+    """Return the text that evidence documents of ``playbooks`` repeat, as a zlib preset dictionary.
+
+    It contains the titles and commands of each playbook and the titles of its checks, written as
+    ``evidence_document`` writes them, so a stored document can refer to them instead of repeating them.
+    """
+    parts = []
+    for playbook in playbooks:
+        parts.append(_compact({"playbook_id": playbook.id, "title": playbook.title.model_dump()}))
+        parts.extend(_compact({"id": check.id, "status": "pass", "title": check.title.model_dump()}) for check in playbook.checks)
+        parts.append(_compact({"commands": list(playbook.commands)}))
+    return "".join(parts).encode("utf-8")
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def render_evidence(document: dict[str, Any], lang: str, *, user: str) -> list[Message]:

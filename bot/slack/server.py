@@ -24,6 +24,7 @@ from bot.app import Catalog, Runtime, load_catalog, open_runtime, review_access
 from bot.config import Settings
 from bot.errors import ConfigError, StateError
 from bot.metrics import ErrorKind, Metrics
+from bot.report.blocks import evidence_dictionary
 from bot.slack.app import COMMAND, build_app
 from bot.slack.channels import IncidentChannels
 from bot.slack.client import SlackClient, build_web_client
@@ -216,7 +217,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         logging.getLogger(name).setLevel(max(logging.getLogger(name).getEffectiveLevel(), logging.INFO))
     catalog = load_catalog(settings)
     metrics = Metrics(CollectorRegistry())
-    store = open_store(settings.state, on_failure=lambda: metrics.count_error(ErrorKind.STATE_STORE))
+    store = open_store(settings.state, on_failure=lambda: metrics.count_error(ErrorKind.STATE_STORE), zdict=evidence_dictionary(catalog.playbooks))
     metrics.watch_degraded(lambda: store.degraded)
     stop = stop or _stop_on_signals()
 

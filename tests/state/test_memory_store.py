@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+from bot.app import load_catalog
+from bot.config import load_settings
+from bot.report.blocks import evidence_dictionary
 from bot.state.memory import SWEEP_INTERVAL_S, MemoryStore
 from tests.state.conftest import run_record
 
@@ -56,3 +59,26 @@ def test_loaded_values_are_copies() -> None:
 
     assert record.inputs == {"service": "user-service"}
     assert history == [{"kind": "evidence", "checks": [{"id": "a"}]}]
+
+
+def test_preset_dictionary_shrinks_evidence() -> None:
+    playbooks = load_catalog(load_settings()).playbooks
+    playbook = playbooks.get("spanmetrics-missing")
+    entry = {
+        "kind": "evidence",
+        "playbook_id": playbook.id,
+        "title": playbook.title.model_dump(),
+        "checks": [{"id": check.id, "status": "pass", "duration_ms": 12, "title": check.title.model_dump(), "evidence": {"ko": [], "en": []}} for check in playbook.checks],
+        "commands": list(playbook.commands),
+    }
+    plain, preset = MemoryStore(), MemoryStore(zdict=evidence_dictionary(playbooks))
+
+    async def scenario(store: MemoryStore) -> list:
+        await store.append_history("C1:1.0", entry, max_entries=5, ttl_s=600)
+        return await store.history("C1:1.0")
+
+    assert asyncio.run(scenario(preset)) == [entry]
+    assert asyncio.run(scenario(plain)) == [entry]
+    plain_size = len(plain._values["otelbot:v1:history:C1:1.0"][1][0])
+    preset_size = len(preset._values["otelbot:v1:history:C1:1.0"][1][0])
+    assert preset_size < plain_size * 0.7, f"{preset_size} bytes with the dictionary, {plain_size} without"
