@@ -33,19 +33,25 @@ _COMPRESSION_LEVEL = 9
 _ZDICT_MAX = 32 * 1024
 
 
+def _record_skeleton() -> bytes:
+    """Return an empty run record as stored, so the preset dictionary has every field name (about 100 bytes saved per record)."""
+    empty = RunRecord(run_id="", playbook_id="", query="", inputs={}, namespace="", lang="", requester="", channel="")
+    return json.dumps(empty.to_json(), separators=(",", ":")).encode("utf-8")
+
+
 class _Codec:
-    """JSON values to zlib-compressed bytes and back, with an optional preset dictionary."""
+    """JSON values to zlib-compressed bytes and back, with a preset dictionary."""
 
     def __init__(self, zdict: bytes = b"") -> None:
-        self._zdict = zdict[-_ZDICT_MAX:]
+        self._zdict = (zdict + _record_skeleton())[-_ZDICT_MAX:]
 
     def pack(self, value: Any) -> bytes:
         data = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        compressor = zlib.compressobj(_COMPRESSION_LEVEL, zdict=self._zdict) if self._zdict else zlib.compressobj(_COMPRESSION_LEVEL)
+        compressor = zlib.compressobj(_COMPRESSION_LEVEL, zdict=self._zdict)
         return compressor.compress(data) + compressor.flush()
 
     def unpack(self, data: bytes) -> Any:
-        decompressor = zlib.decompressobj(zdict=self._zdict) if self._zdict else zlib.decompressobj()
+        decompressor = zlib.decompressobj(zdict=self._zdict)
         return json.loads(decompressor.decompress(data) + decompressor.flush())
 
 
