@@ -9,6 +9,7 @@ cannot show: duplicate ids and unknown {placeholders}.
 
 from __future__ import annotations
 
+import difflib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -229,14 +230,31 @@ def _placeholder_problems(playbook: Playbook, path: Path, known_variables: set[s
             texts.append((f"causes.{cause.id}.patch.note", cause.patch.note.ko + cause.patch.note.en))
         texts.extend((f"causes.{cause.id}.verify", command) for command in cause.verify)
     texts.extend(("commands", command) for command in playbook.commands)
+
+    # One problem per unknown name, at the first line that uses it: a misspelt name is often
+    # repeated across commands and verify steps.
+    unknown: dict[str, list[str]] = {}
     for where, text in texts:
         for name in sorted(placeholders(text) - known):
-            problems.append(
-                PlaybookError(
-                    f"unknown placeholder {{{name}}} in {where}; known: {', '.join(sorted(known))} (write {{{{ and }}}} for literal braces)",
-                    path=str(path),
-                )
+            places = unknown.setdefault(name, [])
+            if where not in places:
+                places.append(where)
+    if not unknown:
+        return []
+
+    lines = _read(path).splitlines()
+    for name, places in unknown.items():
+        numbers = [number for number, line in enumerate(lines, start=1) if f"{{{name}}}" in line]
+        also = f" (also on lines {', '.join(map(str, numbers[1:]))})" if len(numbers) > 1 else ""
+        close = difflib.get_close_matches(name, known, n=1)
+        fix = f"did you mean {{{close[0]}}}?" if close else f"known: {', '.join(sorted(known))}."
+        problems.append(
+            PlaybookError(
+                f"unknown placeholder {{{name}}} in {', '.join(places)}{also}; {fix} Write {{{{ and }}}} for literal braces.",
+                path=str(path),
+                line=numbers[0] if numbers else None,
             )
+        )
     return problems
 
 

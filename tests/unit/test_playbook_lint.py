@@ -138,8 +138,25 @@ def test_unknown_placeholder(tmp_path: Path) -> None:
 
     code, output = lint(path)
 
+    line = next(number for number, text in enumerate(path.read_text().splitlines(), start=1) if "{chart.pathh}" in text)
     assert code == 1
-    assert "unknown placeholder {chart.pathh}" in output
+    assert f"{path}:{line}: unknown placeholder {{chart.pathh}}" in output
+    assert "did you mean {chart.path}?" in output
+
+
+def test_unknown_placeholder_reported_once(tmp_path: Path) -> None:
+    text = VALID.replace("{chart.path}", "{zz_unknown}") + "commands:\n  - kubectl get pods -n {zz_unknown}\n  - kubectl get svc -n {zz_unknown}\n"
+    path = write(tmp_path, "bad.yaml", text)
+
+    code, output = lint(path)
+
+    lines = [number for number, line in enumerate(path.read_text().splitlines(), start=1) if "{zz_unknown}" in line]
+    assert code == 1
+    assert len(lines) >= 3
+    assert output.count("unknown placeholder {zz_unknown}") == 1
+    assert f"{path}:{lines[0]}: " in output
+    assert f"also on lines {', '.join(map(str, lines[1:]))}" in output
+    assert "known: chart.path" in output
 
 
 @pytest.mark.parametrize(
