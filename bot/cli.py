@@ -162,7 +162,7 @@ def match(
     lang: Optional[str] = LangOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Rank the playbooks for a phrase, with scores in [0, 1]."""
+    """Rank the playbooks for a phrase, with scores in [0, 1]; exit with 1 when none reaches the threshold."""
     settings = _settings(config)
     language = _lang(settings, lang)
     catalog = _catalog(settings)

@@ -93,3 +93,11 @@ def test_crash_exits_70_with_traceback(tmp_path: Path) -> None:
     assert result.returncode == 70
     assert "otelbot crashed; this is a bug" in result.stderr
     assert "RuntimeError: boom" in result.stderr
+
+
+@pytest.mark.parametrize("text,code", [("why no spanmetrics", 0), ("the coffee machine is broken again", 1)])
+def test_match_exit_code(text: str, code: int) -> None:
+    result = CliRunner().invoke(app, ["match", text, "--lang", "en"])
+
+    assert result.exit_code == code
+    assert ("spanmetrics-missing" in result.stdout) is (code == 0)
