@@ -62,8 +62,15 @@ def main() -> None:
         sys.exit(EXIT_CRASH)
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
+def _fail(error: OtelbotError, lang: str | None = None) -> typer.Exit:
+    """Print ``error`` on stderr and return the usage exit; a ConfigError is shown in ``lang``.
+
+    ``lang`` None is for errors before the settings are read: ``OTELBOT_LANG``, else Korean.
+    """
+    if lang is None:
+        lang = "en" if os.environ.get("OTELBOT_LANG") == "en" else "ko"
+    message = error.message(lang) if isinstance(error, ConfigError) else str(error)
+    typer.echo(f"{tr(lang, 'errors.prefix')}: {message}", err=True)
     return typer.Exit(EXIT_USAGE)
 
 
@@ -71,16 +78,17 @@ def _lang(settings: Settings, lang: Optional[str]) -> str:
     if lang is None:
         return settings.lang
     if lang not in ("ko", "en"):
-        raise _fail(f"invalid --lang {lang!r}: use ko or en")
+        raise _fail(ConfigError.of("invalid_lang", lang=repr(lang)), settings.lang)
     return lang
 
 
-def _settings(config: Optional[Path], **cluster: Any) -> Settings:
+def _settings(config: Optional[Path], lang: Optional[str] = None, **cluster: Any) -> Settings:
+    """Read the settings; ``lang`` (the --lang option) picks the language of a settings error."""
     overrides = {key: value for key, value in cluster.items() if value is not None}
     try:
         settings = load_settings(config)
     except ConfigError as exc:
-        raise _fail(str(exc)) from exc
+        raise _fail(exc, lang if lang in ("ko", "en") else None) from exc
     if overrides:
         settings = settings.model_copy(update={"cluster": settings.cluster.model_copy(update=overrides)})
     return settings
@@ -90,7 +98,7 @@ def _catalog(settings: Settings) -> Catalog:
     try:
         return load_catalog(settings)
     except PlaybookError as exc:
-        raise _fail(str(exc)) from exc
+        raise _fail(exc, settings.lang) from exc
 
 
 async def _diagnose(settings: Settings, playbook: Playbook, *, text: str, inputs: dict[str, str], candidates: list) -> Diagnosis:
@@ -104,7 +112,7 @@ def _run_diagnosis(settings: Settings, text: str, *, playbook_id: str | None, la
     try:
         selection = select_playbook(catalog, text, settings.matching, playbook_id=playbook_id)
     except ConfigError as exc:
-        raise _fail(str(exc)) from exc
+        raise _fail(exc, lang) from exc
     if selection.playbook is None:
         typer.echo(tr(lang, "report.no_match", query=text), err=True)
         raise typer.Exit(EXIT_USAGE)
@@ -114,7 +122,7 @@ def _run_diagnosis(settings: Settings, text: str, *, playbook_id: str | None, la
     try:
         diagnosis = asyncio.run(_diagnose(settings, selection.playbook, text=text, inputs=found, candidates=selection.candidates))
     except OtelbotError as exc:
-        raise _fail(str(exc)) from exc
+        raise _fail(exc, lang) from exc
     diagnosis.sample = sample
     typer.echo(render_json(diagnosis, lang) if as_json else render_text(diagnosis, lang))
     raise typer.Exit(EXIT_CODES[diagnosis.verdict])
@@ -134,7 +142,7 @@ def diagnose(
 ) -> None:
     """Match the symptom to a playbook, run its read-only checks and print the diagnosis."""
     mode = "kubeconfig" if kubeconfig or context else None
-    settings = _settings(config, kubeconfig=kubeconfig, context=context, namespace=namespace, mode=mode)
+    settings = _settings(config, lang, kubeconfig=kubeconfig, context=context, namespace=namespace, mode=mode)
     inputs = {"workload": workload or "", "service": workload or ""}
     _run_diagnosis(settings, text, playbook_id=playbook, lang=_lang(settings, lang), as_json=as_json, inputs=inputs)
 
@@ -148,7 +156,7 @@ def demo(
     """Diagnose a symptom on a bundled sample cluster (Prometheus without the remote-write receiver)."""
     from bot.sandbox import DATA_DIR, Sandbox
 
-    base = _settings(None)
+    base = _settings(None, lang)
     with Sandbox(DATA_DIR / "stack", DATA_DIR / "demo") as sandbox:
         cluster = base.cluster.model_copy(update={"kubeconfig": sandbox.kubeconfig, "context": None, "mode": "kubeconfig", "namespace": sandbox.namespace})
         settings = base.model_copy(update={"cluster": cluster})
@@ -163,7 +171,7 @@ def match(
     as_json: bool = JsonOption,
 ) -> None:
     """Rank the playbooks for a phrase, with scores in [0, 1]; exit with 1 when none reaches the threshold."""
-    settings = _settings(config)
+    settings = _settings(config, lang)
     language = _lang(settings, lang)
     catalog = _catalog(settings)
     text = clean_request_text(text, max_chars=settings.matching.max_text_chars)
@@ -188,7 +196,7 @@ def match(
 @playbooks_app.command("list")
 def playbooks_list(config: Optional[Path] = ConfigOption, lang: Optional[str] = LangOption, as_json: bool = JsonOption) -> None:
     """List the loaded playbooks."""
-    settings = _settings(config)
+    settings = _settings(config, lang)
     language = _lang(settings, lang)
     catalog = _catalog(settings)
     playbooks = sorted(catalog.playbooks, key=lambda item: item.id)
@@ -209,7 +217,7 @@ def playbooks_show(playbook_id: str = typer.Argument(..., metavar="ID"), config:
     catalog = _catalog(settings)
     playbook = catalog.playbooks.get(playbook_id)
     if playbook is None:
-        raise _fail(f"unknown playbook {playbook_id!r}; run `otelbot playbooks list` to see the ids")
+        raise _fail(ConfigError.of("unknown_playbook", id=repr(playbook_id)), settings.lang)
     data = playbook.model_dump(mode="json", exclude_defaults=True)
     typer.echo(yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=120))
 
@@ -224,7 +232,7 @@ def playbooks_lint(
     targets = paths or list(settings.playbooks.dirs)
     missing = [str(path) for path in targets if not path.exists()]
     if missing:
-        raise _fail(f"not found: {', '.join(missing)}")
+        raise _fail(ConfigError.of("paths_not_found", paths=", ".join(missing)), settings.lang)
     valid, problems = lint_playbooks(targets, known_variables=known_variables(settings))
     for problem in problems:
         typer.echo(str(problem), err=True)
@@ -269,7 +277,7 @@ def rbac(
     try:
         blocked = asyncio.run(review())
     except OtelbotError as exc:
-        raise _fail(str(exc)) from exc
+        raise _fail(exc, settings.lang) from exc
     for check_id, missing in sorted(blocked.items()):
         typer.echo(f"blocked: {check_id} needs {', '.join(map(str, missing))}")
     if blocked:
@@ -287,7 +295,7 @@ def serve(config: Optional[Path] = ConfigOption) -> None:
     try:
         asyncio.run(serve_slack(settings))
     except OtelbotError as exc:
-        raise _fail(str(exc)) from exc
+        raise _fail(exc, settings.lang) from exc
 
 
 @app.command()
@@ -311,19 +319,19 @@ def query(
     from bot.report.query import render_query_json, render_query_list, render_query_text
 
     mode = "kubeconfig" if kubeconfig or context else None
-    settings = _settings(config, kubeconfig=kubeconfig, context=context, namespace=namespace, mode=mode)
+    settings = _settings(config, lang, kubeconfig=kubeconfig, context=context, namespace=namespace, mode=mode)
     language = _lang(settings, lang)
     try:
         definitions = load_queries(settings.queries.file)
     except ConfigError as exc:
-        raise _fail(str(exc)) from exc
+        raise _fail(exc, language) from exc
     if name is None or name == "list":
         typer.echo(render_query_list(definitions, language, as_json=as_json))
         return
     try:
         prepared = prepare_query(definitions, name, service=service, window=window, max_window=settings.queries.max_window)
     except ConfigError as exc:
-        raise _fail(str(exc)) from exc
+        raise _fail(exc, language) from exc
 
     async def execute():
         async with open_runtime(settings) as runtime:
@@ -333,7 +341,7 @@ def query(
     try:
         result = asyncio.run(execute())
     except OtelbotError as exc:
-        raise _fail(str(exc)) from exc
+        raise _fail(exc, language) from exc
     failed = result.error is not None
     typer.echo(render_query_json(result, language) if as_json else render_query_text(result, language), err=failed and not as_json)
     if failed:

@@ -318,12 +318,10 @@ def connect(settings: ClusterSettings, *, executor: ThreadPoolExecutor | None = 
                 config_file=str(kubeconfig), context=settings.context, client_configuration=configuration
             )
     except ConfigException as exc:
-        raise ConfigError(f"cannot load cluster credentials: {exc}") from exc
+        raise ConfigError.of("credentials_failed", problem=exc) from exc
     except (OSError, ValueError, TypeError, AttributeError, KeyError, yaml.YAMLError) as exc:
         # A kubeconfig that is not YAML, or YAML of the wrong shape, fails deep inside the client.
-        raise ConfigError(
-            f"invalid kubeconfig: {type(exc).__name__}: {exc}. Check the file with `kubectl config view`."
-        ) from exc
+        raise ConfigError.of("kubeconfig_invalid", problem=f"{type(exc).__name__}: {exc}") from exc
 
     configuration.retries = 1
     configuration.connection_pool_maxsize = max(settings.max_workers, 4)
@@ -347,7 +345,4 @@ def _kubeconfig_path(settings: ClusterSettings) -> Path:
     for candidate in candidates:
         if candidate.is_file():
             return candidate
-    raise ConfigError(
-        f"no cluster configured: kubeconfig {', '.join(str(c) for c in candidates)} not found. "
-        "Pass --kubeconfig PATH, set KUBECONFIG, or run `otelbot demo` to try the bundled sample cluster."
-    )
+    raise ConfigError.of("no_cluster", paths=", ".join(str(candidate) for candidate in candidates))

@@ -326,13 +326,13 @@ def _read_yaml_file(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise ConfigError(f"config file not found: {path}. Pass an existing file with --config or OTELBOT_CONFIG.") from exc
+        raise ConfigError.of("config_not_found", path=path) from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+        raise ConfigError.of("config_invalid_yaml", path=path, problem=exc) from exc
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must contain a mapping at the top level, not {type(data).__name__}.")
+        raise ConfigError.of("config_not_mapping", path=path, kind=type(data).__name__)
     return data
 
 

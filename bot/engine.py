@@ -42,12 +42,9 @@ def resolve_inputs(playbook: Playbook, given: dict[str, str]) -> dict[str, str]:
     for spec in playbook.inputs:
         value = given.get(spec.name) or spec.default
         if value is None:
-            raise ConfigError(
-                f"playbook {playbook.id} needs a {spec.name}: name it in the request "
-                f"(e.g. 'user-service is not sending traces') or pass --{spec.name} NAME"
-            )
+            raise ConfigError.of("input_missing", playbook=playbook.id, name=spec.name)
         if not re.fullmatch(spec.pattern, value):
-            raise ConfigError(f"invalid {spec.name} {value!r}: it must match {spec.pattern} (a Kubernetes name)")
+            raise ConfigError.of("input_invalid", name=spec.name, value=repr(value), pattern=spec.pattern)
         values[spec.name] = value
     return values
 

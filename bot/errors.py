@@ -20,6 +20,10 @@ short reason taken from a Kubernetes ``Status`` body only (other bodies may cont
 
 from __future__ import annotations
 
+from typing import Any
+
+from bot.i18n import LocalizedText, both
+
 __all__ = [
     "BackendError",
     "BackendTimeout",
@@ -40,7 +44,26 @@ class OtelbotError(Exception):
 
 
 class ConfigError(OtelbotError):
-    """Invalid settings, command-line value or environment."""
+    """Invalid settings, command-line value or environment.
+
+    ``text`` is the message in Korean and English, and ``str()`` is the English message, which
+    logs use. NOTE: only the errors people make most often have ``text`` (config file, kubeconfig,
+    playbook, input, query). Settings validation, Redis URL and Slack credential errors are English.
+    """
+
+    def __init__(self, message: str, *, text: LocalizedText | None = None) -> None:
+        super().__init__(message)
+        self.text = text
+
+    @classmethod
+    def of(cls, key: str, /, **fields: Any) -> "ConfigError":
+        """Build the error from the i18n catalog entry ``errors.<key>``."""
+        text = both(f"errors.{key}", **fields)
+        return cls(text.en, text=text)
+
+    def message(self, lang: str) -> str:
+        """Return the message in ``lang``, or in English when it has no Korean text."""
+        return self.text.get(lang) if self.text is not None else str(self)
 
 
 class PlaybookError(OtelbotError):

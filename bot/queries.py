@@ -173,12 +173,12 @@ def prepare_query(
     """Look up ``name`` and fill its PromQL; raises ConfigError for an unknown name or an invalid value."""
     definition = definitions.get(name)
     if definition is None:
-        raise ConfigError(f"unknown query {name!r}; run `otelbot query list` to see the names")
+        raise ConfigError.of("unknown_query", name=repr(name))
 
     if service is not None and not K8S_NAME.fullmatch(service):
-        raise ConfigError(f"invalid service {service!r}: it must be a Kubernetes name such as user-service")
+        raise ConfigError.of("query_invalid_service", service=repr(service))
     if service is None and definition.service_required:
-        raise ConfigError(f"query {name} needs a service: pass --service NAME")
+        raise ConfigError.of("query_needs_service", name=name)
 
     chosen_window = window or definition.window
     try:
@@ -186,7 +186,7 @@ def prepare_query(
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
     if seconds > parse_window(max_window):
-        raise ConfigError(f"invalid window {chosen_window!r}: it is longer than queries.max_window ({max_window})")
+        raise ConfigError.of("query_window_too_long", window=repr(chosen_window), max_window=max_window)
 
     return PreparedQuery(definition, service, chosen_window, _fill(definition.promql, service=service, window=chosen_window))
 

@@ -62,7 +62,7 @@ def select_playbook(catalog: Catalog, text: str, settings: MatchSettings, *, pla
     if playbook_id:
         playbook = catalog.playbooks.get(playbook_id)
         if playbook is None:
-            raise ConfigError(f"unknown playbook {playbook_id!r}; run `otelbot playbooks list` to see the ids")
+            raise ConfigError.of("unknown_playbook", id=repr(playbook_id))
         return Selection(playbook, [Candidate(playbook.id, playbook.title, 1.0)])
 
     ranked = catalog.matcher.rank(clean_text(text, max_chars=settings.max_text_chars))

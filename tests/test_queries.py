@@ -276,7 +276,7 @@ def test_rejected_promql_exits_3(constant_prometheus, run_cli, tmp_path: Path) -
 
 @pytest.mark.parametrize(("args", "message"), [(("nope",), "unknown query 'nope'"), (("request-rate", "--service", "a;b"), "invalid service 'a;b'"), (("request-rate", "--window", "5 m"), "invalid window '5 m'")])
 def test_usage_errors_exit_2(sandbox, run_cli, args: tuple[str, ...], message: str) -> None:
-    result = query_cli(run_cli, sandbox, *args)
+    result = query_cli(run_cli, sandbox, *args, "--lang", "en")
 
     assert result.exit_code == 2
     assert message in result.stderr

@@ -37,7 +37,7 @@ class NamedQueries:
         try:
             prepared = prepare_query(definitions, name, service=service or None, window=None, max_window=self._settings.queries.max_window)
         except ConfigError as exc:
-            return [_message(tr(lang, "slack.query_failed", name=escape(name), error=escape(str(exc))), lang)]
+            return [_message(tr(lang, "slack.query_failed", name=escape(name), error=escape(exc.message(lang))), lang)]
 
         timeout_s = self._settings.checks.default_timeout_s
         result = await run_query(self._runtime.context(), prepared, backend=self._settings.queries.backend, timeout_s=timeout_s)

@@ -348,7 +348,7 @@ class DiagnosisRunner:
 def input_problem(playbook: Playbook, inputs: dict[str, str]) -> tuple[str, dict[str, str]] | None:
     """Return the catalog key and fields of what is wrong with the inputs, or None when they are valid.
 
-    Mirrors ``bot.engine.resolve_inputs``, whose ConfigError text is English only.
+    Mirrors ``bot.engine.resolve_inputs`` with the Slack wording of the two problems.
     """
     for spec in playbook.inputs:
         value = inputs.get(spec.name) or spec.default

@@ -223,8 +223,8 @@ def test_invalid_workload_is_rejected(sandbox, run_cli, workload: str) -> None:
     result = run_cli("diagnose", PHRASE, "--workload", workload)
 
     assert result.exit_code == 2
-    assert f"invalid workload {workload!r}" in result.stderr
-    assert "Kubernetes name" in result.stderr
+    assert f"workload 값 {workload!r}이(가) 올바르지 않습니다" in result.stderr
+    assert "쿠버네티스 이름" in result.stderr
     assert not [request for request in sandbox.cluster.requests if workload in request.path]
 
 
@@ -232,7 +232,7 @@ def test_phrase_without_workload_asks_for_one(sandbox, run_cli) -> None:
     result = run_cli("diagnose", "트레이스가 생성되지 않음")
 
     assert result.exit_code == 2
-    assert "needs a workload" in result.stderr
+    assert "workload이(가) 필요합니다" in result.stderr
     assert "--workload" in result.stderr
 
 

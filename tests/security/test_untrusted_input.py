@@ -149,7 +149,7 @@ def test_slack_query_rejects_injection(start_bot, slack_api, sandbox) -> None:
 
 
 def test_cli_workload_must_be_kubernetes_name(run_cli, sandbox) -> None:
-    result = run_cli("diagnose", "app sends no traces", "--playbook", "app-no-traces", "--workload", 'user-service"} or vector(1)')
+    result = run_cli("diagnose", "app sends no traces", "--playbook", "app-no-traces", "--workload", 'user-service"} or vector(1)', "--lang", "en")
 
     assert result.exit_code == 2
     assert "invalid workload" in result.stderr

@@ -25,10 +25,34 @@ def test_malformed_kubeconfig_is_usage_error(tmp_path: Path) -> None:
     kubeconfig.write_text("clusters: [unclosed\n", encoding="utf-8")
 
     code, output = run("diagnose", "why no spanmetrics", "--kubeconfig", str(kubeconfig))
+    code_en, output_en = run("diagnose", "why no spanmetrics", "--kubeconfig", str(kubeconfig), "--lang", "en")
 
     assert code == 2
-    assert "error: invalid kubeconfig" in output
-    assert "Traceback" not in output
+    assert "오류: kubeconfig가 올바르지 않습니다: ParserError" in output, "Korean is the default language"
+    assert "`kubectl config view`로 파일을 확인하세요" in output
+    assert code_en == 2
+    assert "error: invalid kubeconfig: ParserError" in output_en
+    assert "Traceback" not in output + output_en
+
+
+@pytest.mark.parametrize(
+    "args,korean,english",
+    [
+        (("diagnose", "x", "--playbook", "no-such-playbook"), "알 수 없는 플레이북 'no-such-playbook'", "unknown playbook 'no-such-playbook'"),
+        (("query", "request-rate", "--service", "a;b"), "서비스 'a;b'이(가) 올바르지 않습니다", "invalid service 'a;b'"),
+        (("query", "no-such-query"), "알 수 없는 쿼리 'no-such-query'", "unknown query 'no-such-query'"),
+        (("playbooks", "list", "--config", "/nonexistent/otelbot.yaml"), "설정 파일을 찾을 수 없습니다: /nonexistent/otelbot.yaml", "config file not found: /nonexistent/otelbot.yaml"),
+    ],
+    ids=["unknown-playbook", "invalid-service", "unknown-query", "missing-config"],
+)
+def test_usage_error_in_both_languages(args: tuple[str, ...], korean: str, english: str) -> None:
+    code, output = run(*args)
+    code_en, output_en = run(*args, "--lang", "en")
+
+    assert code == 2
+    assert f"오류: {korean}" in output
+    assert code_en == 2
+    assert f"error: {english}" in output_en
 
 
 def test_refused_connection_is_not_called_timeout(tmp_path: Path) -> None:
