@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from bot.errors import ConfigError
@@ -71,6 +71,10 @@ def _default_backends() -> dict[str, BackendSettings]:
         "grafana": BackendSettings(service="grafana", port=3000),
         "otel-collector": BackendSettings(service="otel-collector", port=8888),
     }
+
+
+# The target whose placeholders ({prometheus.service}, {collector.port}, ...) name each backend.
+BACKEND_TARGETS = {"prometheus": "prometheus", "tempo": "tempo", "grafana": "grafana", "otel-collector": "collector"}
 
 
 def _default_targets() -> dict[str, dict[str, str]]:
@@ -284,6 +288,25 @@ class Settings(BaseSettings):
     def _merge_backends(cls, value: Any) -> Any:
         defaults = {name: backend.model_dump(exclude_none=True) for name, backend in _default_backends().items()}
         return _merged(defaults, value)
+
+    @model_validator(mode="after")
+    def _one_service_name(self) -> "Settings":
+        """Give a backend and its target one Service name and port, whichever of the two the user changed.
+
+        Checks reach a backend by ``backends.<name>``, but read its Service object and write the
+        commands to verify by hand with ``targets.<target>.service`` and ``.port``, so they must agree.
+        """
+        for backend_name, target_name in BACKEND_TARGETS.items():
+            backend, target = self.backends.get(backend_name), self.targets.get(target_name)
+            if backend is None or target is None:
+                continue
+            default_service = _default_backends()[backend_name].service
+            if target.get("service", default_service) == default_service:
+                target["service"] = backend.service
+            elif backend.service == default_service:
+                backend.service = target["service"]
+            target["port"] = str(backend.port)
+        return self
 
     @classmethod
     def settings_customise_sources(

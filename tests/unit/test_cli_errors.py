@@ -12,7 +12,9 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.config import load_settings
+from bot.app import load_catalog
 from bot.errors import ConfigError
+from bot.playbooks.template import render, variables_from
 
 
 def run(*args: str):
@@ -87,6 +89,27 @@ def test_one_target_override_keeps_other_names() -> None:
     assert settings.targets["collector"]["deployment"] == "my-collector"
     assert settings.targets["collector"]["configmap"] == "otel-collector-config"
     assert settings.targets["tempo"]["configmap"] == "tempo"
+
+
+def test_backend_service_and_port_fill_commands() -> None:
+    settings = load_settings(backends={"prometheus": {"service": "prom-server", "port": 80}, "otel-collector": {"service": "otelcol", "port": 8889}})
+    playbook = load_catalog(settings).playbooks.get("spanmetrics-missing")
+    variables = variables_from(settings.cluster.namespace, settings.targets, {})
+
+    commands = "\n".join(render(command, variables) for command in playbook.commands)
+
+    assert "services/prom-server:80/proxy/" in commands
+    assert "services/otelcol:8889/proxy/metrics" in commands
+    assert ":9090" not in commands
+    assert ":8888" not in commands
+
+
+def test_target_service_reaches_backend() -> None:
+    settings = load_settings(targets={"tempo": {"service": "tempo-query-frontend"}})
+
+    assert settings.backends["tempo"].service == "tempo-query-frontend"
+    assert settings.targets["tempo"]["port"] == "3200"
+    assert settings.backends["prometheus"].service == "prometheus"
 
 
 def test_one_backend_override_keeps_others(monkeypatch: pytest.MonkeyPatch) -> None:
