@@ -94,11 +94,11 @@ def _settings(config: Optional[Path], lang: Optional[str] = None, **cluster: Any
     return settings
 
 
-def _catalog(settings: Settings) -> Catalog:
+def _catalog(settings: Settings, lang: str | None = None) -> Catalog:
     try:
         return load_catalog(settings)
     except PlaybookError as exc:
-        raise _fail(exc, settings.lang) from exc
+        raise _fail(exc, lang or settings.lang) from exc
 
 
 async def _diagnose(settings: Settings, playbook: Playbook, *, text: str, inputs: dict[str, str], candidates: list) -> Diagnosis:
@@ -108,7 +108,7 @@ async def _diagnose(settings: Settings, playbook: Playbook, *, text: str, inputs
 
 def _run_diagnosis(settings: Settings, text: str, *, playbook_id: str | None, lang: str, as_json: bool, inputs: dict[str, str], sample: bool = False) -> None:
     text = clean_request_text(text, max_chars=settings.matching.max_text_chars)
-    catalog = _catalog(settings)
+    catalog = _catalog(settings, lang)
     try:
         selection = select_playbook(catalog, text, settings.matching, playbook_id=playbook_id)
     except ConfigError as exc:
@@ -173,7 +173,7 @@ def match(
     """Rank the playbooks for a phrase, with scores in [0, 1]; exit with 1 when none reaches the threshold."""
     settings = _settings(config, lang)
     language = _lang(settings, lang)
-    catalog = _catalog(settings)
+    catalog = _catalog(settings, language)
     text = clean_request_text(text, max_chars=settings.matching.max_text_chars)
     ranked = catalog.matcher.rank(text, limit=5)
     threshold = settings.matching.threshold
@@ -198,7 +198,7 @@ def playbooks_list(config: Optional[Path] = ConfigOption, lang: Optional[str] = 
     """List the loaded playbooks."""
     settings = _settings(config, lang)
     language = _lang(settings, lang)
-    catalog = _catalog(settings)
+    catalog = _catalog(settings, language)
     playbooks = sorted(catalog.playbooks, key=lambda item: item.id)
     if as_json:
         rows = [{"id": item.id, "title": item.title.get(language), "source": item.source, "checks": len(item.checks), "causes": [cause.id for cause in item.causes]} for item in playbooks]

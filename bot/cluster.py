@@ -309,19 +309,23 @@ def connect(settings: ClusterSettings, *, executor: ThreadPoolExecutor | None = 
     """
     configuration = k8s_client.Configuration()
     use_in_cluster = settings.mode == "in_cluster" or (settings.mode == "auto" and in_cluster())
+    source = "in-cluster service account"
     try:
         if use_in_cluster:
             k8s_config.load_incluster_config(client_configuration=configuration)
         else:
             kubeconfig = _kubeconfig_path(settings)
+            source = str(kubeconfig)
             k8s_config.load_kube_config(
                 config_file=str(kubeconfig), context=settings.context, client_configuration=configuration
             )
     except ConfigException as exc:
-        raise ConfigError.of("credentials_failed", problem=exc) from exc
-    except (OSError, ValueError, TypeError, AttributeError, KeyError, yaml.YAMLError) as exc:
-        # A kubeconfig that is not YAML, or YAML of the wrong shape, fails deep inside the client.
-        raise ConfigError.of("kubeconfig_invalid", problem=f"{type(exc).__name__}: {exc}") from exc
+        raise ConfigError.of("credentials_failed", source=source, problem=exc) from exc
+    except (TypeError, AttributeError, KeyError) as exc:
+        # YAML of the wrong shape, such as a bare string, fails deep inside the client.
+        raise ConfigError.of("kubeconfig_wrong_shape", source=source) from exc
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise ConfigError.of("kubeconfig_invalid", source=source, problem=f"{type(exc).__name__}: {exc}") from exc
 
     configuration.retries = 1
     configuration.connection_pool_maxsize = max(settings.max_workers, 4)
@@ -345,4 +349,6 @@ def _kubeconfig_path(settings: ClusterSettings) -> Path:
     for candidate in candidates:
         if candidate.is_file():
             return candidate
+    if settings.kubeconfig is not None:
+        raise ConfigError.of("kubeconfig_not_found", path=settings.kubeconfig)
     raise ConfigError.of("no_cluster", paths=", ".join(str(candidate) for candidate in candidates))

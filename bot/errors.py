@@ -48,7 +48,8 @@ class ConfigError(OtelbotError):
 
     ``text`` is the message in Korean and English, and ``str()`` is the English message, which
     logs use. NOTE: only the errors people make most often have ``text`` (config file, kubeconfig,
-    playbook, input, query). Settings validation, Redis URL and Slack credential errors are English.
+    playbook id, input, query). Settings validation, Redis URL, Slack credential and playbook file
+    errors (PlaybookError, for playbook authors) are English only.
     """
 
     def __init__(self, message: str, *, text: LocalizedText | None = None) -> None:

@@ -30,10 +30,10 @@ def test_malformed_kubeconfig_is_usage_error(tmp_path: Path) -> None:
     code_en, output_en = run("diagnose", "why no spanmetrics", "--kubeconfig", str(kubeconfig), "--lang", "en")
 
     assert code == 2
-    assert "오류: kubeconfig가 올바르지 않습니다: ParserError" in output, "Korean is the default language"
+    assert f"오류: kubeconfig {kubeconfig}가 올바르지 않습니다: ParserError" in output, "Korean is the default language"
     assert "`kubectl config view`로 파일을 확인하세요" in output
     assert code_en == 2
-    assert "error: invalid kubeconfig: ParserError" in output_en
+    assert f"error: invalid kubeconfig {kubeconfig}: ParserError" in output_en
     assert "Traceback" not in output + output_en
 
 
@@ -44,8 +44,9 @@ def test_malformed_kubeconfig_is_usage_error(tmp_path: Path) -> None:
         (("query", "request-rate", "--service", "a;b"), "서비스 'a;b'이(가) 올바르지 않습니다", "invalid service 'a;b'"),
         (("query", "no-such-query"), "알 수 없는 쿼리 'no-such-query'", "unknown query 'no-such-query'"),
         (("playbooks", "list", "--config", "/nonexistent/otelbot.yaml"), "설정 파일을 찾을 수 없습니다: /nonexistent/otelbot.yaml", "config file not found: /nonexistent/otelbot.yaml"),
+        (("diagnose", "why no spanmetrics", "--kubeconfig", "/nonexistent/kubeconfig"), "kubeconfig /nonexistent/kubeconfig가 없습니다", "kubeconfig /nonexistent/kubeconfig not found"),
     ],
-    ids=["unknown-playbook", "invalid-service", "unknown-query", "missing-config"],
+    ids=["unknown-playbook", "invalid-service", "unknown-query", "missing-config", "missing-kubeconfig"],
 )
 def test_usage_error_in_both_languages(args: tuple[str, ...], korean: str, english: str) -> None:
     code, output = run(*args)
@@ -55,6 +56,17 @@ def test_usage_error_in_both_languages(args: tuple[str, ...], korean: str, engli
     assert f"오류: {korean}" in output
     assert code_en == 2
     assert f"error: {english}" in output_en
+
+
+def test_kubeconfig_of_wrong_shape_named(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("just a string\n", encoding="utf-8")
+
+    code, output = run("diagnose", "why no spanmetrics", "--kubeconfig", str(kubeconfig), "--lang", "en")
+
+    assert code == 2
+    assert f"kubeconfig {kubeconfig} is YAML but not a kubeconfig" in output
+    assert "TypeError" not in output
 
 
 def test_refused_connection_is_not_called_timeout(tmp_path: Path) -> None:
