@@ -193,7 +193,7 @@ class ClusterReader:
             response = self._api.call_api(method, url, header_params=headers, body=body, _request_timeout=self._timeout)
             response.read()
         except urllib3.exceptions.HTTPError as exc:
-            raise ClusterUnavailable(f"POST {path} failed: {_urllib3_reason(exc, self._timeout)}", path=path) from exc
+            raise ClusterUnavailable(f"POST {path} failed: {_urllib3_reason(exc, self._timeout)} (API server {self.server})", path=path) from exc
         if not 200 <= response.status < 300:
             message = _status_message(response.data) if _is_status_body(response.data, {}) else response.reason
             raise _error_for(response.status, message, path, "selfsubjectaccessreviews", "create")
@@ -242,7 +242,7 @@ class ClusterReader:
         except ApiException as exc:
             raise ClusterUnavailable(f"GET {path} failed: {exc.reason}", path=path, status=exc.status or None) from exc
         except urllib3.exceptions.HTTPError as exc:
-            raise ClusterUnavailable(f"GET {path} failed: {_urllib3_reason(exc, timeout)}", path=path) from exc
+            raise ClusterUnavailable(f"GET {path} failed: {_urllib3_reason(exc, timeout)} (API server {self.server})", path=path) from exc
         if raw or 200 <= response.status < 300:
             return response
         message = _status_message(response.data) if _is_status_body(response.data, {}) else response.reason
