@@ -226,20 +226,22 @@ def playbooks_show(playbook_id: str = typer.Argument(..., metavar="ID"), config:
 def playbooks_lint(
     paths: Optional[list[Path]] = typer.Argument(None, help="Files or directories; the configured playbook directories when omitted."),
     config: Optional[Path] = ConfigOption,
+    lang: Optional[str] = LangOption,
 ) -> None:
     """Validate playbook files and print every problem with its file and line."""
-    settings = _settings(config)
+    settings = _settings(config, lang)
+    language = _lang(settings, lang)
     targets = paths or list(settings.playbooks.dirs)
     missing = [str(path) for path in targets if not path.exists()]
     if missing:
-        raise _fail(ConfigError.of("paths_not_found", paths=", ".join(missing)), settings.lang)
+        raise _fail(ConfigError.of("paths_not_found", paths=", ".join(missing)), language)
     valid, problems = lint_playbooks(targets, known_variables=known_variables(settings))
     for problem in problems:
         typer.echo(str(problem), err=True)
     if problems:
-        typer.echo(tr("en", "cli.lint_failed", count=len(problems)), err=True)
+        typer.echo(tr(language, "cli.lint_failed", count=len(problems)), err=True)
         raise typer.Exit(1)
-    typer.echo(tr("en", "cli.lint_ok", count=len(valid)))
+    typer.echo(tr(language, "cli.lint_ok", count=len(valid)))
 
 
 @playbooks_app.command("schema")
@@ -312,8 +314,7 @@ def query(
 ) -> None:
     """Run a named PromQL query (rates, error rates, latency, service graph, SLOs) and print the values for people.
 
-    Exit codes: 0 printed (also when the result is empty), 2 unknown name or invalid --service or
-    --window, 3 Prometheus could not be reached or rejected the query.
+    Exit codes: 0 printed (also when the result is empty), 2 unknown name or invalid --service or --window, 3 Prometheus could not be reached or rejected the query.
     """
     from bot.queries import load_queries, prepare_query, run_query
     from bot.report.query import render_query_json, render_query_list, render_query_text

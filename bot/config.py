@@ -347,7 +347,9 @@ class _YamlFileSource(PydanticBaseSettingsSource):
 
 def _read_yaml_file(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # A stream, not a string, so a YAML error's position names the file.
+        with path.open(encoding="utf-8") as stream:
+            data = yaml.safe_load(stream)
     except FileNotFoundError as exc:
         raise ConfigError.of("config_not_found", path=path) from exc
     except yaml.YAMLError as exc:

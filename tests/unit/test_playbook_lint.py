@@ -67,9 +67,12 @@ def test_valid_playbook_passes(tmp_path: Path) -> None:
     write(tmp_path, "ok.yaml", VALID)
 
     code, output = lint(tmp_path)
+    result_en = CliRunner().invoke(app, ["playbooks", "lint", str(tmp_path), "--lang", "en"])
 
     assert code == 0, output
-    assert "1 playbook(s) valid" in output
+    assert "플레이북 1개 정상" in output, "Korean is the default language"
+    assert result_en.exit_code == 0
+    assert "1 playbook(s) valid" in result_en.stdout
 
 
 def test_unknown_key_names_file_and_line(tmp_path: Path) -> None:
