@@ -258,6 +258,7 @@ def rbac(
     check: bool = typer.Option(False, "--check", help="Ask the configured cluster which of the permissions this identity has."),
     kubeconfig: Optional[Path] = typer.Option(None, "--kubeconfig", help="kubeconfig file for --check."),
     config: Optional[Path] = ConfigOption,
+    lang: Optional[str] = LangOption,
 ) -> None:
     """Print the read-only Role the loaded playbooks need, or check it against the cluster."""
     import yaml
@@ -265,8 +266,9 @@ def rbac(
     from bot.app import check_access
     from bot.rbac import render_role, required_permissions
 
-    settings = _settings(config, kubeconfig=kubeconfig, namespace=namespace, mode="kubeconfig" if kubeconfig else None)
-    catalog = _catalog(settings)
+    settings = _settings(config, lang, kubeconfig=kubeconfig, namespace=namespace, mode="kubeconfig" if kubeconfig else None)
+    language = _lang(settings, lang)
+    catalog = _catalog(settings, language)
     if not check:
         role = render_role(required_permissions(catalog.playbooks), name=name, namespace=settings.cluster.namespace, cluster_wide=cluster_wide)
         typer.echo(yaml.safe_dump(role, sort_keys=False))
@@ -279,12 +281,12 @@ def rbac(
     try:
         blocked = asyncio.run(review())
     except OtelbotError as exc:
-        raise _fail(exc, settings.lang) from exc
+        raise _fail(exc, language) from exc
     for check_id, missing in sorted(blocked.items()):
-        typer.echo(f"blocked: {check_id} needs {', '.join(map(str, missing))}")
+        typer.echo(tr(language, "cli.rbac_blocked", check=check_id, permissions=", ".join(map(str, missing))))
     if blocked:
         raise typer.Exit(1)
-    typer.echo("all permissions granted")
+    typer.echo(tr(language, "cli.rbac_granted"))
 
 
 @app.command()

@@ -43,7 +43,7 @@ def test_cluster_wide_role_has_no_namespace() -> None:
 def test_check_reports_blocked_checks(sandbox) -> None:
     sandbox.cluster.denied.add(("pods/log", "get"))
 
-    result = CliRunner().invoke(app, ["rbac", "--check", "--kubeconfig", str(sandbox.kubeconfig), "-n", "wealist-prod"])
+    result = CliRunner().invoke(app, ["rbac", "--check", "--kubeconfig", str(sandbox.kubeconfig), "-n", "wealist-prod", "--lang", "en"])
 
     assert result.exit_code == 1, result.stdout
     assert "blocked: spanmetrics-missing/collector-remote-write-errors needs get pods/log" in result.stdout
@@ -54,7 +54,7 @@ def test_check_passes_with_all_permissions(sandbox) -> None:
     result = CliRunner().invoke(app, ["rbac", "--check", "--kubeconfig", str(sandbox.kubeconfig), "-n", "wealist-prod"])
 
     assert result.exit_code == 0, result.stdout
-    assert "all permissions granted" in result.stdout
+    assert "필요한 권한이 모두 있습니다" in result.stdout, "Korean is the default language"
     reviews = [request for request in sandbox.cluster.requests if request.method == "POST"]
     assert reviews, "no SelfSubjectAccessReview was sent"
     assert all(request.path == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews" for request in reviews)
