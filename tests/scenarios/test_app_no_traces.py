@@ -64,7 +64,7 @@ def test_missing_env_reports_cause(sandbox, run_cli, missing: str) -> None:
     assert patch["path"].startswith("Deployment user-service")
     assert f"- name: {missing}" in patch["content"]
     assert "value: http://otel-collector:4317" in patch["content"]
-    assert "kubectl exec deploy/user-service -n wealist-prod -- env | grep OTEL" in result.json["causes"][0]["verify"]
+    assert "kubectl set env deploy/user-service -n wealist-prod --list | grep OTEL" in result.json["causes"][0]["verify"]
 
 
 def test_traces_endpoint_alone_is_enough(sandbox, run_cli) -> None:
