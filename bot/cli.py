@@ -63,9 +63,9 @@ def main() -> None:
 
 
 def _fail(error: OtelbotError, lang: str | None = None) -> typer.Exit:
-    """Print ``error`` on stderr and return the usage exit; a ConfigError is shown in ``lang``.
+    """Print ``error`` on stderr and return the usage exit. A ConfigError is shown in ``lang``.
 
-    ``lang`` None is for errors before the settings are read: ``OTELBOT_LANG``, else Korean.
+    Before the settings are read, ``lang`` is None and the language is ``OTELBOT_LANG``, else Korean.
     """
     if lang is None:
         lang = "en" if os.environ.get("OTELBOT_LANG") == "en" else "ko"

@@ -191,7 +191,7 @@ class SlackSettings(_Section):
         default=30.0, ge=0, le=600, description="Longest Retry-After the bot waits for; a longer one fails the call at once, in seconds."
     )
     api_max_connections: int = Field(
-        default=16, ge=1, le=100, description="Open connections to the Slack Web API at most; further calls wait for one to be free."
+        default=16, ge=1, le=100, description="Maximum open connections to the Slack Web API. Further calls wait for a free one."
     )
     connect_timeout_s: float = Field(default=30.0, gt=0, le=600, description="How long Socket Mode may take to connect at startup, in seconds.")
     progress_interval_s: float = Field(default=1.0, ge=0.1, le=60, description="Least time between two progress updates of one report, in seconds.")
@@ -290,17 +290,18 @@ class Settings(BaseSettings):
         return _merged(defaults, value)
 
     @model_validator(mode="after")
-    def _one_service_name(self) -> "Settings":
+    def _align_backends_and_targets(self) -> "Settings":
         """Give a backend and its target one Service name and port, whichever of the two the user changed.
 
         Checks reach a backend by ``backends.<name>``, but read its Service object and write the
         commands to verify by hand with ``targets.<target>.service`` and ``.port``, so they must agree.
         """
+        defaults = _default_backends()
         for backend_name, target_name in BACKEND_TARGETS.items():
             backend, target = self.backends.get(backend_name), self.targets.get(target_name)
             if backend is None or target is None:
                 continue
-            default_service = _default_backends()[backend_name].service
+            default_service = defaults[backend_name].service
             if target.get("service", default_service) == default_service:
                 target["service"] = backend.service
             elif backend.service == default_service:

@@ -63,7 +63,7 @@ class ConfigError(OtelbotError):
         return cls(text.en, text=text)
 
     def message(self, lang: str) -> str:
-        """Return the message in ``lang``, or in English when it has no Korean text."""
+        """Return the message in ``lang``, or the English ``str()`` when the error has no ``text``."""
         return self.text.get(lang) if self.text is not None else str(self)
 
 

@@ -125,9 +125,11 @@ def run_action_id(index: int) -> str:
 
 
 def run_action_index(action_id: str) -> int | None:
-    """Return N of ``otelbot_run_playbook:N``, or None for the bare id."""
+    """Return N of ``otelbot_run_playbook:N``, or None for the bare id and for any other action id."""
     match = RUN_ACTION_PATTERN.match(action_id)
-    return int(match.group(1)) if match and match.group(1) is not None else None
+    if match is None or match.group(1) is None:
+        return None
+    return int(match.group(1))
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ _RUN_ACTIONS = frozenset({ACTION_RECHECK, ACTION_SHOW_EVIDENCE})
 
 
 def _names_run(action_id: str) -> bool:
-    """True for the buttons whose value is a run id: Recheck, Show evidence and every Run button."""
+    """Return True for the buttons whose value is a run id: Recheck, Show evidence and every Run button."""
     return action_id in _RUN_ACTIONS or RUN_ACTION_PATTERN.match(action_id) is not None
 
 

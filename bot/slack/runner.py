@@ -122,26 +122,25 @@ class DiagnosisRunner:
     ) -> None:
         """Post the report message as "running N checks", then run the checks and update it.
 
-        ``others`` are offered as Run buttons on the report; their records are made when pressed.
+        The report offers ``others`` with Run buttons. The record of such a run is made when its button is pressed.
         """
         record = self.new_record(origin, playbook, query=query, inputs=inputs, lang=lang)
         RUN_ID.set(record.run_id)
-        record.choices = [candidate.playbook_id for candidate in others if self._catalog.playbooks.get(candidate.playbook_id) is not None][:ALTERNATIVES_MAX]
+        record.choices = [candidate.playbook_id for candidate in others[:ALTERNATIVES_MAX]]
         record.message_ts = await self._slack.post(origin.channel, self._progress(record, playbook, {}, None), thread_ts=origin.thread_ts)
         record.thread_ts = origin.thread_ts or record.message_ts
         await self._store.save_run(record, self._retention_s)
         await self._run(record, playbook, recheck_by=None)
 
     async def offer(self, origin: Origin, candidates: list[Candidate], *, query: str, lang: str, render: Callable[[list[Choice]], Message]) -> None:
-        """Post a message offering ``candidates`` with Run buttons; one stored record names them all."""
-        playbooks = [(candidate, self._catalog.playbooks.get(candidate.playbook_id)) for candidate in candidates]
-        offered = [(candidate, playbook) for candidate, playbook in playbooks if playbook is not None]
-        if not offered:
+        """Post a message offering ``candidates`` with Run buttons, which all name one stored record."""
+        first = self._catalog.playbooks.get(candidates[0].playbook_id) if candidates else None
+        if first is None:
             return
-        record = self.new_record(origin, offered[0][1], query=query, inputs={}, lang=lang)
+        record = self.new_record(origin, first, query=query, inputs={}, lang=lang)
         record.offer = True
-        record.choices = [playbook.id for _, playbook in offered]
-        choices = [Choice(candidate.playbook_id, candidate.title, candidate.score, record.run_id) for candidate, _ in offered]
+        record.choices = [candidate.playbook_id for candidate in candidates]
+        choices = [Choice(candidate.playbook_id, candidate.title, candidate.score, record.run_id) for candidate in candidates]
 
         record.message_ts = await self._slack.post(origin.channel, render(choices), thread_ts=origin.thread_ts)
         record.thread_ts = origin.thread_ts or record.message_ts
@@ -150,13 +149,14 @@ class DiagnosisRunner:
     async def run_choice(self, run_id: str, index: int | None, *, user: str, lang: str) -> Outcome:
         """Run the ``index``-th playbook that the message of ``run_id`` offers, once.
 
-        Its report replaces an offer's message; for a report's other choices it starts a message
+        The report replaces an offer's message. For a report's other choices, it starts a message
         of its own in the thread. ``index`` None (an action id without the choice) runs nothing.
         """
         record, _ = await self._load(run_id)
-        if record is None or index is None or index >= len(record.choices):
-            if record is not None:
-                logger.warning("Run button %s of run %s names none of its %d choices; ignoring it", index, run_id, len(record.choices))
+        if record is None:
+            return Outcome.EXPIRED
+        if index is None or index >= len(record.choices):
+            logger.warning("invalid Run button: choice %s is not one of the %d choices of run %s; ignoring it", index, len(record.choices), run_id)
             return Outcome.EXPIRED
         playbook = self._catalog.playbooks.get(record.choices[index])
         if playbook is None:
@@ -166,13 +166,13 @@ class DiagnosisRunner:
         if not await self._store.claim(once, self._retention_s):
             return Outcome.ALREADY_STARTED
 
-        chosen = self._chosen(record, playbook, user=user, lang=lang)
+        chosen = self._record_for_choice(record, playbook, user=user, lang=lang)
         if not chosen.message_ts:
             chosen.message_ts = await self._slack.post(chosen.channel, self._progress(chosen, playbook, {}, None), thread_ts=chosen.thread_ts)
         await self._store.save_run(chosen, self._retention_s)
         return await self._run(chosen, playbook, recheck_by=None, show_progress=True)
 
-    def _chosen(self, offering: RunRecord, playbook: Playbook, *, user: str, lang: str) -> RunRecord:
+    def _record_for_choice(self, offering: RunRecord, playbook: Playbook, *, user: str, lang: str) -> RunRecord:
         """Return the record of the run that a Run button on ``offering``'s message starts for ``user``."""
         origin = Origin(offering.channel, user, offering.thread_ts)
         record = self.new_record(origin, playbook, query=offering.query, inputs=extract_inputs(offering.query, playbook), lang=lang)
